@@ -1,0 +1,10 @@
+//! tgvoip: a Rust reimplementation of Telegram's VoIP library libtgvoip 2.4.4.
+//!
+//! Layers: [`wire`] (bytes), [`session`] (sans-IO call state machine), [`media`] (Opus, jitter
+//! buffer, bitrate), [`audio`] (the real-time thread), [`net`] (sockets and the driver thread),
+//! [`ffi`] (the C ABI). [`Controller`] ties them together.
+
+pub mod audio;
+pub mod media;
+pub mod sync;
+pub mod wire;
