@@ -8,3 +8,5 @@ pub mod audio;
 pub mod media;
 pub mod sync;
 pub mod wire;
+pub mod api;
+pub mod session;

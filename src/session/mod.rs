@@ -1,0 +1,1064 @@
+//! The sans-IO call state machine of the libtgvoip 2.4.4 protocol: handshake, sequence numbers
+//! and acks, extras, relay pings and choice, timeouts.
+//!
+//! Input: datagrams with their source address, the clock, and API calls. Output: datagrams to
+//! send ([`Transmit`]) and [`Event`]s. No sockets, threads or clocks inside, so the whole state
+//! machine runs in simulated time in tests.
+
+mod endpoints;
+mod extras;
+mod send_stats;
+mod seq;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::api::{CallError, CallState, Endpoint, EndpointType};
+use crate::wire::{
+    self, relay, seq_gt, Extra, Header, Init, InitAck, Packet, PacketCrypto, PacketFormat,
+    PacketType, Payload, RelayMessage, StreamDesc, StreamEc, StreamFrame, WireError,
+};
+
+pub use endpoints::{EndpointError, EndpointTable, RemoteEndpoint};
+pub use seq::{MaskConvention, RecvWindow, SeqVerdict};
+
+use extras::{ExtraFilter, PendingExtras};
+use send_stats::SendStats;
+
+/// Our outgoing audio stream id (as 2.4.4).
+const OUR_AUDIO_STREAM: u8 = 1;
+/// INIT is repeated this often until the handshake completes.
+const INIT_INTERVAL: Duration = Duration::from_millis(500);
+/// Self-info ("UDP ping") rounds: interval and how many make the availability test.
+const SELF_INFO_INTERVAL: Duration = Duration::from_millis(500);
+const SELF_INFO_ROUNDS: u32 = 4;
+/// Relay ping evaluation period, and the minimum interval between PINGs to one endpoint.
+const PING_ROUND_INTERVAL: Duration = Duration::from_secs(2);
+const PING_INTERVAL: Duration = Duration::from_secs(10);
+/// NOP period while the microphone is muted.
+const MUTE_NOP_INTERVAL: Duration = Duration::from_millis(200);
+/// Send a NOP if nothing else went out for this long, so the peer never sees silence.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(500);
+/// Statistics tick.
+const STATS_INTERVAL: Duration = Duration::from_millis(100);
+/// ESTABLISHED this long after the first stream packet (INIT_ACK already received).
+const ESTABLISH_AFTER_STREAM: Duration = Duration::from_millis(500);
+/// Audio frame step in pts milliseconds.
+const FRAME_PTS_STEP: u32 = 60;
+
+/// Timing and policy knobs, from the call config and the server config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionTunables {
+    pub init_timeout: Duration,
+    pub recv_timeout: Duration,
+    /// Silence before RECONNECTING (`reconnecting_state_timeout`).
+    pub reconnecting_timeout: Duration,
+    /// INIT_ACK to ESTABLISHED without stream data (`established_delay_if_no_stream_data`).
+    pub established_delay: Duration,
+    /// `relay_switch_threshold`.
+    pub relay_switch_threshold: f64,
+}
+
+impl Default for SessionTunables {
+    fn default() -> Self {
+        SessionTunables {
+            init_timeout: Duration::from_secs(30),
+            recv_timeout: Duration::from_secs(20),
+            reconnecting_timeout: Duration::from_secs(2),
+            established_delay: Duration::from_millis(1500),
+            relay_switch_threshold: 0.8,
+        }
+    }
+}
+
+/// Everything a session needs to start.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub key: [u8; 256],
+    /// True on the caller.
+    pub is_outgoing: bool,
+    pub endpoints: Vec<Endpoint>,
+    pub allow_p2p: bool,
+    /// `phoneCall.protocol.max_layer`.
+    pub max_layer: i32,
+    /// Local data saving, announced in INIT.
+    pub data_saving: bool,
+    /// Advertise group-call support (INIT flag bit 1).
+    pub enable_call_upgrade: bool,
+    pub tunables: SessionTunables,
+}
+
+/// Why a session could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionError {
+    /// No endpoint with an address.
+    NoEndpoints,
+}
+
+impl core::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SessionError::NoEndpoints => f.write_str("no usable remote endpoint"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// Something the controller must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The connection state changed (FAILED comes with [`Session::last_error`] set).
+    StateChanged(CallState),
+    /// An audio frame from the peer; `redundant` for secondary (EC) copies.
+    AudioFrame { pts: u32, data: Vec<u8>, redundant: bool },
+    /// The peer's audio stream flags changed.
+    PeerStream { enabled: bool, extra_ec: bool },
+    /// The peer's data-saving wish (from INIT or a network change).
+    PeerDataSaving(bool),
+}
+
+/// Why a received datagram was dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounters {
+    /// From an address that is not a known endpoint.
+    pub unknown_source: u64,
+    /// Shorter than a tag plus the smallest packet, or longer than 1500 bytes.
+    pub bad_size: u64,
+    /// The relay tag is not ours.
+    pub bad_tag: u64,
+    /// Failed decryption (msg_key, length or padding checks).
+    pub decrypt: u64,
+    /// Decrypted but the body could not be parsed.
+    pub parse: u64,
+    /// Seen before within the 32-packet window.
+    pub duplicate: u64,
+    /// Older than the 32-packet window.
+    pub too_old: u64,
+    /// Stream data before the handshake or for an unknown stream.
+    pub unexpected_stream: u64,
+}
+
+impl DropCounters {
+    /// All drops together.
+    pub fn total(&self) -> u64 {
+        self.unknown_source
+            + self.bad_size
+            + self.bad_tag
+            + self.decrypt
+            + self.parse
+            + self.duplicate
+            + self.too_old
+            + self.unexpected_stream
+    }
+}
+
+/// Session counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Datagrams and bytes handed out for sending (protocol packets and relay requests).
+    pub packets_sent: u64,
+    pub bytes_sent: u64,
+    /// Datagrams and bytes received from known endpoints.
+    pub datagrams_recvd: u64,
+    pub bytes_recvd: u64,
+    /// Packets that decrypted and parsed (2.4.4's `in`, before duplicate rejection).
+    pub packets_recvd: u64,
+    /// Next outgoing seq (2.4.4's `out`).
+    pub next_seq: u32,
+    pub audio_frames_sent: u64,
+    /// Audio frames refused because the handshake had not finished.
+    pub audio_frames_refused: u64,
+    pub audio_frames_recvd: u64,
+    /// Audio packets counted lost on the way out.
+    pub lost_out: u64,
+    pub drops: DropCounters,
+}
+
+/// What the session measured about the outgoing direction, for bitrate control.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SendReport {
+    pub loss_ratio: f64,
+    pub rtt: Option<Duration>,
+    pub inflight_bytes: u32,
+}
+
+/// The call state machine.
+pub struct Session {
+    cfg: SessionConfig,
+    crypto: PacketCrypto,
+    endpoints: EndpointTable,
+    state: CallState,
+    last_error: Option<CallError>,
+    /// Peer's protocol version (0 = unknown).
+    peer_version: i32,
+    mtproto2: bool,
+    next_seq: u32,
+    recv: RecvWindow,
+    last_remote_ack: u32,
+    mask_convention: MaskConvention,
+    extras_out: PendingExtras,
+    extras_in: ExtraFilter,
+    init_received: bool,
+    init_ack_received: bool,
+    peer_audio_stream: Option<u8>,
+    peer_caps: u32,
+    stream_data_seen: bool,
+    ever_established: bool,
+    ever_reconnecting: bool,
+    audio_pts: u32,
+    mic_muted: bool,
+    extra_ec: bool,
+    // Timers: `None` = not armed.
+    connect_time: Option<Instant>,
+    init_deadline: Option<Instant>,
+    next_init_round: Option<Instant>,
+    establish_at: Option<Instant>,
+    next_self_info: Option<Instant>,
+    self_info_rounds: u32,
+    next_ping_round: Option<Instant>,
+    next_nop: Option<Instant>,
+    next_stats_tick: Option<Instant>,
+    last_recv: Option<Instant>,
+    last_send: Option<Instant>,
+    send_stats: SendStats,
+    stats: SessionStats,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+impl Session {
+    /// Creates a session in WAIT_INIT; nothing is sent until [`connect`](Self::connect).
+    pub fn new(cfg: SessionConfig) -> Result<Session, SessionError> {
+        let endpoints =
+            EndpointTable::new(&cfg.endpoints).map_err(|_| SessionError::NoEndpoints)?;
+        let crypto = PacketCrypto::new(&cfg.key, cfg.is_outgoing);
+        let mtproto2 = cfg.max_layer >= 74;
+        Ok(Session {
+            crypto,
+            endpoints,
+            state: CallState::WaitInit,
+            last_error: None,
+            peer_version: 0,
+            mtproto2,
+            next_seq: 1,
+            recv: RecvWindow::default(),
+            last_remote_ack: 0,
+            mask_convention: MaskConvention::default(),
+            extras_out: PendingExtras::default(),
+            extras_in: ExtraFilter::default(),
+            init_received: false,
+            init_ack_received: false,
+            peer_audio_stream: None,
+            peer_caps: 0,
+            stream_data_seen: false,
+            ever_established: false,
+            ever_reconnecting: false,
+            audio_pts: 0,
+            mic_muted: false,
+            extra_ec: false,
+            connect_time: None,
+            init_deadline: None,
+            next_init_round: None,
+            establish_at: None,
+            next_self_info: None,
+            self_info_rounds: 0,
+            next_ping_round: None,
+            next_nop: None,
+            next_stats_tick: None,
+            last_recv: None,
+            last_send: None,
+            send_stats: SendStats::default(),
+            stats: SessionStats::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            cfg,
+        })
+    }
+
+    /// Starts the handshake: first INIT round to every endpoint, self-info requests, init timer.
+    pub fn connect(&mut self, now: Instant) {
+        if self.connect_time.is_some() || self.state == CallState::Failed {
+            return;
+        }
+        self.connect_time = Some(now);
+        let init_timeout = if self.cfg.tunables.init_timeout.is_zero() {
+            Duration::from_secs(30)
+        } else {
+            self.cfg.tunables.init_timeout
+        };
+        self.init_deadline = Some(now + init_timeout);
+        self.next_self_info = Some(now);
+        self.next_stats_tick = Some(now + STATS_INTERVAL);
+        self.send_init_round(now);
+        self.set_state(CallState::WaitInitAck);
+        self.next_init_round = Some(now + INIT_INTERVAL);
+        self.handle_timeout(now);
+    }
+
+    /// Current state.
+    pub fn state(&self) -> CallState {
+        self.state
+    }
+
+    /// The error that made the call fail, if it failed.
+    pub fn last_error(&self) -> Option<CallError> {
+        self.last_error
+    }
+
+    /// The peer's protocol version (0 until known).
+    pub fn peer_version(&self) -> i32 {
+        self.peer_version
+    }
+
+    /// Capability bits from the peer's INIT (TGVOIP_PEER_CAP_*).
+    pub fn peer_capabilities(&self) -> u32 {
+        self.peer_caps
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> SessionStats {
+        let mut s = self.stats;
+        s.next_seq = self.next_seq;
+        s.lost_out = self.send_stats.lost_total();
+        s
+    }
+
+    /// Outgoing-direction measurements for bitrate control.
+    pub fn send_report(&self) -> SendReport {
+        SendReport {
+            loss_ratio: self.send_stats.loss_ratio(),
+            rtt: self.send_stats.srtt().or_else(|| self.current_rtt()),
+            inflight_bytes: self.send_stats.inflight_bytes(),
+        }
+    }
+
+    /// The endpoints, with their RTTs.
+    pub fn endpoints(&self) -> &EndpointTable {
+        &self.endpoints
+    }
+
+    /// Id of the preferred relay (reported to Telegram in `phone.discardCall`).
+    pub fn preferred_relay_id(&self) -> i64 {
+        self.endpoints.get(self.endpoints.preferred()).map_or(0, |e| e.id)
+    }
+
+    /// RTT of the current endpoint from PING/PONG.
+    pub fn current_rtt(&self) -> Option<Duration> {
+        self.endpoints.get(self.endpoints.current()).and_then(|e| e.rtt())
+    }
+
+    /// RTT of the preferred relay from PING/PONG.
+    pub fn preferred_relay_rtt(&self) -> Option<Duration> {
+        self.endpoints.get(self.endpoints.preferred()).and_then(|e| e.rtt())
+    }
+
+    /// Whether RECONNECTING was ever entered.
+    pub fn ever_reconnecting(&self) -> bool {
+        self.ever_reconnecting
+    }
+
+    /// Whether ESTABLISHED was ever reached.
+    pub fn ever_established(&self) -> bool {
+        self.ever_established
+    }
+
+    /// Whether any relay answered a self-info request (UDP works).
+    pub fn udp_available(&self) -> bool {
+        self.endpoints.iter().any(|e| e.self_info_answers > 0)
+    }
+
+    /// The MTProto 2.0 flag (for the debug string).
+    pub fn uses_mtproto2(&self) -> bool {
+        self.mtproto2
+    }
+
+    /// The last seq we sent and the last one the peer acknowledged.
+    pub fn seq_summary(&self) -> (u32, u32, u32) {
+        (self.next_seq.wrapping_sub(1), self.last_remote_ack, self.recv.ack_id())
+    }
+
+    /// Next datagram to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest instant at which [`handle_timeout`](Self::handle_timeout) has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.state == CallState::Failed {
+            return None;
+        }
+        let mut t: Option<Instant> = None;
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        if !self.init_ack_received {
+            consider(self.init_deadline);
+        }
+        if self.state == CallState::WaitInitAck {
+            consider(self.next_init_round);
+            consider(self.establish_at);
+        }
+        consider(self.next_self_info);
+        consider(self.next_ping_round);
+        consider(self.next_nop);
+        consider(self.next_stats_tick);
+        if self.ever_established {
+            if let Some(last) = self.last_recv {
+                if self.state == CallState::Established {
+                    consider(Some(last + self.cfg.tunables.reconnecting_timeout));
+                }
+                consider(Some(last + self.cfg.tunables.recv_timeout));
+            }
+            if !self.mic_muted {
+                consider(self.last_send.map(|t| t + KEEPALIVE_INTERVAL));
+            }
+        }
+        t
+    }
+
+    /// Runs every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.state == CallState::Failed || self.connect_time.is_none() {
+            return;
+        }
+        if !self.init_ack_received && self.init_deadline.is_some_and(|d| now >= d) {
+            self.fail(CallError::Timeout);
+            return;
+        }
+        if self.state == CallState::WaitInitAck {
+            if self.establish_at.is_some_and(|t| now >= t) {
+                self.establish(now);
+            } else if let Some(t) = self.next_init_round {
+                if now >= t {
+                    self.send_init_round(now);
+                    self.next_init_round = Some(next_after(t, INIT_INTERVAL, now));
+                }
+            }
+        }
+        if let Some(t) = self.next_self_info {
+            if now >= t {
+                self.send_self_info_round();
+                self.self_info_rounds += 1;
+                self.next_self_info = (self.self_info_rounds < SELF_INFO_ROUNDS)
+                    .then(|| next_after(t, SELF_INFO_INTERVAL, now));
+            }
+        }
+        if let Some(t) = self.next_stats_tick {
+            if now >= t {
+                self.send_stats.tick(now);
+                self.next_stats_tick = Some(next_after(t, STATS_INTERVAL, now));
+            }
+        }
+        if self.ever_established {
+            self.check_liveness(now);
+            if self.state == CallState::Failed {
+                return;
+            }
+            if let Some(t) = self.next_ping_round {
+                if now >= t {
+                    self.ping_round(now);
+                    self.next_ping_round = Some(next_after(t, PING_ROUND_INTERVAL, now));
+                }
+            }
+            if let Some(t) = self.next_nop {
+                if now >= t {
+                    if self.state == CallState::Established {
+                        self.send_to_current(now, PacketType::NOP, &[]);
+                    }
+                    self.next_nop = Some(next_after(t, MUTE_NOP_INTERVAL, now));
+                }
+            }
+            if !self.mic_muted && self.last_send.is_some_and(|t| now >= t + KEEPALIVE_INTERVAL) {
+                self.send_to_current(now, PacketType::NOP, &[]);
+            }
+        }
+    }
+
+    /// Whether audio frames are accepted for sending (the peer's INIT_ACK has arrived).
+    pub fn can_send_audio(&self) -> bool {
+        self.init_ack_received && self.state != CallState::Failed && !self.mic_muted
+    }
+
+    /// Sends one 60 ms Opus frame with optional redundancy (oldest first, the last entry being
+    /// this frame's own secondary encoding). Returns false if the frame was refused (handshake not
+    /// done, muted or failed); pts then does not advance.
+    pub fn send_audio(&mut self, now: Instant, primary: &[u8], redundancy: &[Vec<u8>]) -> bool {
+        if !self.can_send_audio() {
+            self.stats.audio_frames_refused += 1;
+            return false;
+        }
+        let pts = self.audio_pts;
+        let inline_fec = !redundancy.is_empty() && self.peer_version >= 7;
+        let frame = StreamFrame {
+            stream_id: OUR_AUDIO_STREAM,
+            pts,
+            keyframe: false,
+            fragment: None,
+            data: primary,
+            fec: if inline_fec {
+                redundancy.iter().map(Vec::as_slice).collect()
+            } else {
+                Vec::new()
+            },
+        };
+        let mut payload = Vec::with_capacity(primary.len() + 16);
+        frame.write(&mut payload);
+        let seq = self.send_to_current(now, PacketType::STREAM_DATA, &payload);
+        self.send_stats.on_sent(now, seq, payload.len() as u32);
+        if !redundancy.is_empty() && !inline_fec {
+            let ec = Payload::StreamEc(StreamEc {
+                stream_id: OUR_AUDIO_STREAM,
+                pts,
+                frames: redundancy.iter().map(Vec::as_slice).collect(),
+            });
+            let mut ec_payload = Vec::new();
+            ec.write(self.peer_version, &mut ec_payload);
+            self.send_to_current(now, PacketType::STREAM_EC, &ec_payload);
+        }
+        self.audio_pts = self.audio_pts.wrapping_add(FRAME_PTS_STEP);
+        self.stats.audio_frames_sent += 1;
+        true
+    }
+
+    /// Mutes or unmutes the microphone: the peer is told through stream flags and NOPs keep the
+    /// link alive while muted.
+    pub fn set_mic_mute(&mut self, now: Instant, muted: bool) {
+        if self.mic_muted == muted {
+            return;
+        }
+        self.mic_muted = muted;
+        self.queue_stream_flags();
+        self.next_nop = muted.then(|| now + MUTE_NOP_INTERVAL);
+    }
+
+    /// Turns the "extra EC" stream flag on or off (we send redundancy; the peer deepens its buffer).
+    pub fn set_extra_ec(&mut self, on: bool) {
+        if self.extra_ec != on {
+            self.extra_ec = on;
+            self.queue_stream_flags();
+        }
+    }
+
+    /// Local data-saving mode changed (network type change): tell the peer.
+    pub fn set_data_saving(&mut self, on: bool) {
+        if self.cfg.data_saving != on {
+            self.cfg.data_saving = on;
+            if self.connect_time.is_some() {
+                self.extras_out.queue(Extra::NetworkChanged { flags: u32::from(on) });
+            }
+        }
+    }
+
+    /// Processes one datagram from `from`. Bad datagrams are dropped and counted, never fatal.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if self.state == CallState::Failed {
+            return;
+        }
+        let Some(ep_idx) = self.endpoints.find(from) else {
+            self.stats.drops.unknown_source += 1;
+            return;
+        };
+        self.stats.datagrams_recvd += 1;
+        self.stats.bytes_recvd += data.len() as u64;
+        if data.len() > wire::MAX_DATAGRAM {
+            self.stats.drops.bad_size += 1;
+            return;
+        }
+        let Some(ep) = self.endpoints.get(ep_idx) else {
+            return;
+        };
+        let (tag, message) = match relay::parse(data) {
+            Ok(parsed) => parsed,
+            Err(_) => {
+                self.stats.drops.bad_size += 1;
+                return;
+            }
+        };
+        if ep.is_relay() && tag != ep.peer_tag {
+            self.stats.drops.bad_tag += 1;
+            return;
+        }
+        let encrypted = match message {
+            RelayMessage::Packet(bytes) => bytes,
+            RelayMessage::SelfInfoResponse { .. } => {
+                if let Some(ep) = self.endpoints.get_mut(ep_idx) {
+                    ep.self_info_answers += 1;
+                }
+                return;
+            }
+            // Peer info is only useful for P2P, which this session does not do yet.
+            _ => return,
+        };
+        let body = match self.decrypt(encrypted) {
+            Ok(body) => body,
+            Err(_) => {
+                self.stats.drops.decrypt += 1;
+                return;
+            }
+        };
+        self.last_recv = Some(now);
+        if self.state == CallState::Reconnecting {
+            self.set_state(CallState::Established);
+        }
+        let packet = match self.parse_body(&body) {
+            Ok(p) => p,
+            Err(WireError::Invalid("call_id")) => {
+                self.fail(CallError::Unknown);
+                return;
+            }
+            Err(WireError::Invalid("protocol")) => {
+                self.fail(CallError::Incompatible);
+                return;
+            }
+            Err(_) => {
+                self.stats.drops.parse += 1;
+                return;
+            }
+        };
+        self.stats.packets_recvd += 1;
+        match self.recv.record(packet.header.seq) {
+            SeqVerdict::Accept => {}
+            SeqVerdict::Duplicate => {
+                self.stats.drops.duplicate += 1;
+                return;
+            }
+            SeqVerdict::TooOld => {
+                self.stats.drops.too_old += 1;
+                return;
+            }
+        }
+        self.process_acks(now, &packet.header);
+        for extra in &packet.header.extras {
+            if self.extras_in.is_new(extra) {
+                self.handle_extra(extra);
+            }
+        }
+        match Payload::parse(packet.header.ptype, packet.payload, self.peer_version) {
+            Ok(payload) => self.handle_payload(now, ep_idx, packet.header.seq, payload),
+            Err(_) => self.stats.drops.parse += 1,
+        }
+    }
+
+    // ----- receive helpers -----
+
+    fn in_handshake(&self) -> bool {
+        matches!(self.state, CallState::WaitInit | CallState::WaitInitAck)
+    }
+
+    /// Short format: peer >= v8, or unknown peer and layer >= 92.
+    fn short_format(&self) -> bool {
+        self.peer_version >= 8 || (self.peer_version == 0 && self.cfg.max_layer >= 92)
+    }
+
+    fn packet_format(&self) -> PacketFormat {
+        if self.short_format() {
+            PacketFormat::Short
+        } else if self.mtproto2 {
+            PacketFormat::Long
+        } else {
+            PacketFormat::Legacy
+        }
+    }
+
+    fn decrypt(&mut self, data: &[u8]) -> Result<Vec<u8>, WireError> {
+        let format = self.packet_format();
+        match self.crypto.decrypt(format, data) {
+            Ok(body) => Ok(body),
+            Err(e) if format == PacketFormat::Legacy && self.in_handshake() => {
+                let body = self.crypto.decrypt(PacketFormat::Long, data).map_err(|_| e)?;
+                self.mtproto2 = true;
+                Ok(body)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn parse_body<'a>(&self, body: &'a [u8]) -> Result<Packet<'a>, WireError> {
+        if self.short_format() {
+            Packet::parse_short(body)
+        } else {
+            Packet::parse_tl(body, self.peer_version >= 6, &self.crypto.key().call_id())
+        }
+    }
+
+    fn process_acks(&mut self, now: Instant, header: &Header) {
+        let ack_id = header.ack_id;
+        if ack_id == 0 || !(self.last_remote_ack == 0 || seq_gt(ack_id, self.last_remote_ack)) {
+            return;
+        }
+        self.last_remote_ack = ack_id;
+        self.mask_convention = self.mask_convention.observe(ack_id, header.ack_mask);
+        self.send_stats.on_acked(now, ack_id, true);
+        for seq in self.mask_convention.acked_seqs(ack_id, header.ack_mask) {
+            self.send_stats.on_acked(now, seq, false);
+        }
+        self.extras_out.acknowledge(ack_id);
+    }
+
+    fn handle_extra(&mut self, extra: &Extra) {
+        match extra {
+            Extra::StreamFlags { stream_id, flags } => {
+                if Some(*stream_id) == self.peer_audio_stream || self.peer_audio_stream.is_none() {
+                    self.events.push_back(Event::PeerStream {
+                        enabled: flags & 1 != 0,
+                        extra_ec: flags & 4 != 0,
+                    });
+                }
+            }
+            Extra::NetworkChanged { flags } => {
+                self.events.push_back(Event::PeerDataSaving(flags & 1 != 0));
+                for ep in self.endpoints.iter_mut() {
+                    ep.clear_rtt();
+                }
+            }
+            // P2P endpoints, group calls and video config are not supported yet: ignored.
+            _ => {}
+        }
+    }
+
+    fn handle_payload(&mut self, now: Instant, ep_idx: usize, seq: u32, payload: Payload<'_>) {
+        match payload {
+            Payload::Init(init) => self.handle_init(now, ep_idx, &init),
+            Payload::InitAck(ack) => self.handle_init_ack(now, &ack),
+            Payload::StreamData(frames) => {
+                if !self.on_stream_packet(now) {
+                    return;
+                }
+                for f in frames {
+                    self.deliver_frame(f.stream_id, f.pts, f.data, &f.fec);
+                }
+            }
+            Payload::StreamEc(ec) => {
+                if !self.on_stream_packet(now) || Some(ec.stream_id) != self.peer_audio_stream {
+                    return;
+                }
+                self.deliver_redundancy(ec.pts, &ec.frames);
+            }
+            Payload::StreamState { stream_id, enabled } => {
+                if Some(stream_id) == self.peer_audio_stream {
+                    self.events.push_back(Event::PeerStream { enabled, extra_ec: false });
+                }
+            }
+            Payload::Ping => {
+                let is_relay = self.endpoints.get(ep_idx).is_some_and(|e| e.is_relay());
+                if is_relay || self.cfg.allow_p2p {
+                    self.send_to(now, ep_idx, PacketType::PONG, &seq.to_le_bytes());
+                }
+            }
+            Payload::Pong { ping_seq } => {
+                if let Some(ep) = self.endpoints.get_mut(ep_idx) {
+                    if let Some((seq, sent)) = ep.last_ping {
+                        if seq == ping_seq {
+                            ep.add_rtt_sample(now.saturating_duration_since(sent));
+                        }
+                    }
+                }
+            }
+            Payload::NetworkChanged { flags } => {
+                // Legacy form: acted on only when we are on a P2P path, which we never are.
+                let _ = flags;
+            }
+            Payload::LanEndpoint { .. } | Payload::Nop | Payload::Ignored(_) => {}
+        }
+    }
+
+    fn handle_init(&mut self, now: Instant, ep_idx: usize, init: &Init) {
+        let first = !self.init_received;
+        if first {
+            self.init_received = true;
+            self.peer_version = init.protocol_version;
+            self.peer_caps = (init.flags >> 1) & 0x7;
+            if init.flags & 1 != 0 {
+                self.events.push_back(Event::PeerDataSaving(true));
+            }
+        }
+        if init.min_protocol_version > wire::PROTOCOL_VERSION
+            || init.protocol_version < wire::MIN_PROTOCOL_VERSION
+        {
+            self.fail(CallError::Incompatible);
+            return;
+        }
+        let ack = Payload::InitAck(InitAck {
+            protocol_version: wire::PROTOCOL_VERSION,
+            min_protocol_version: wire::MIN_PROTOCOL_VERSION,
+            streams: vec![StreamDesc {
+                id: OUR_AUDIO_STREAM,
+                stream_type: 1,
+                codec: wire::CODEC_OPUS,
+                frame_duration_ms: FRAME_PTS_STEP as u16,
+                enabled: !self.mic_muted,
+            }],
+        });
+        let mut payload = Vec::with_capacity(24);
+        ack.write(self.peer_version, &mut payload);
+        // Answer through the relay the INIT came from: it surely reaches the peer.
+        self.send_to(now, ep_idx, PacketType::INIT_ACK, &payload);
+        if first {
+            let is_udp_relay =
+                self.endpoints.get(ep_idx).is_some_and(|e| e.kind == EndpointType::UdpRelay);
+            if is_udp_relay {
+                self.endpoints.set_current(ep_idx);
+            }
+        }
+    }
+
+    fn handle_init_ack(&mut self, now: Instant, ack: &InitAck) {
+        if self.init_ack_received {
+            return;
+        }
+        self.init_ack_received = true;
+        self.peer_version = ack.protocol_version;
+        if ack.min_protocol_version > wire::PROTOCOL_VERSION
+            || ack.protocol_version < wire::MIN_PROTOCOL_VERSION
+        {
+            self.fail(CallError::Incompatible);
+            return;
+        }
+        self.peer_audio_stream = ack.streams.iter().find(|s| s.stream_type == 1).map(|s| s.id);
+        if self.peer_version >= 5 {
+            self.mtproto2 = true;
+        }
+        if self.state == CallState::WaitInitAck {
+            let at = now + self.cfg.tunables.established_delay;
+            self.establish_at = Some(self.establish_at.map_or(at, |t| t.min(at)));
+        }
+    }
+
+    /// Bookkeeping for any stream packet; false if it must be dropped.
+    fn on_stream_packet(&mut self, now: Instant) -> bool {
+        if !self.init_ack_received || self.peer_audio_stream.is_none() {
+            self.stats.drops.unexpected_stream += 1;
+            return false;
+        }
+        if !self.stream_data_seen {
+            self.stream_data_seen = true;
+            if self.state == CallState::WaitInitAck {
+                let at = now + ESTABLISH_AFTER_STREAM;
+                self.establish_at = Some(self.establish_at.map_or(at, |t| t.min(at)));
+            }
+        }
+        true
+    }
+
+    fn deliver_frame(&mut self, stream_id: u8, pts: u32, data: &[u8], fec: &[&[u8]]) {
+        if Some(stream_id) != self.peer_audio_stream {
+            self.stats.drops.unexpected_stream += 1;
+            return;
+        }
+        self.stats.audio_frames_recvd += 1;
+        self.events.push_back(Event::AudioFrame { pts, data: data.to_vec(), redundant: false });
+        self.deliver_redundancy(pts, fec);
+    }
+
+    /// Entry j of n covers `pts - (n-1-j)*60`; the newest (this frame's own copy) is skipped
+    /// when it is empty.
+    fn deliver_redundancy(&mut self, pts: u32, frames: &[&[u8]]) {
+        let n = frames.len() as u32;
+        for (j, data) in frames.iter().enumerate() {
+            if data.is_empty() {
+                continue;
+            }
+            let back = (n - 1 - j as u32) * FRAME_PTS_STEP;
+            self.events.push_back(Event::AudioFrame {
+                pts: pts.wrapping_sub(back),
+                data: data.to_vec(),
+                redundant: true,
+            });
+        }
+    }
+
+    // ----- send helpers -----
+
+    fn set_state(&mut self, state: CallState) {
+        if self.state != state {
+            self.state = state;
+            self.events.push_back(Event::StateChanged(state));
+        }
+    }
+
+    fn fail(&mut self, error: CallError) {
+        if self.state != CallState::Failed {
+            self.last_error = Some(error);
+            self.set_state(CallState::Failed);
+        }
+    }
+
+    fn establish(&mut self, now: Instant) {
+        self.establish_at = None;
+        self.set_state(CallState::Established);
+        if !self.ever_established {
+            self.ever_established = true;
+            self.next_ping_round = Some(now);
+            if self.mic_muted {
+                self.next_nop = Some(now + MUTE_NOP_INTERVAL);
+            }
+        }
+    }
+
+    fn check_liveness(&mut self, now: Instant) {
+        let Some(last) = self.last_recv else {
+            return;
+        };
+        let silent = now.saturating_duration_since(last);
+        if matches!(self.state, CallState::Established | CallState::Reconnecting)
+            && silent >= self.cfg.tunables.recv_timeout
+        {
+            self.fail(CallError::Timeout);
+        } else if self.state == CallState::Established
+            && silent >= self.cfg.tunables.reconnecting_timeout
+        {
+            self.ever_reconnecting = true;
+            self.set_state(CallState::Reconnecting);
+        }
+    }
+
+    fn ping_round(&mut self, now: Instant) {
+        // A better relay becomes preferred (and current); ordinary packets follow it.
+        self.endpoints
+            .select_relay(self.cfg.tunables.relay_switch_threshold);
+        for idx in 0..self.endpoints.len() {
+            let due = self
+                .endpoints
+                .get(idx)
+                .is_some_and(|e| e.last_ping.map_or(true, |(_, t)| now >= t + PING_INTERVAL));
+            if due {
+                let seq = self.send_to(now, idx, PacketType::PING, &[]);
+                if let Some(ep) = self.endpoints.get_mut(idx) {
+                    ep.last_ping = Some((seq, now));
+                }
+            }
+        }
+    }
+
+    fn queue_stream_flags(&mut self) {
+        if self.connect_time.is_none() {
+            return;
+        }
+        let flags = u32::from(!self.mic_muted) | if self.extra_ec { 4 } else { 0 };
+        self.extras_out.queue(Extra::StreamFlags { stream_id: OUR_AUDIO_STREAM, flags });
+    }
+
+    fn init_flags(&self) -> u32 {
+        u32::from(self.cfg.data_saving) | if self.cfg.enable_call_upgrade { 2 } else { 0 }
+    }
+
+    fn send_init_round(&mut self, now: Instant) {
+        let mut payload = Vec::with_capacity(24);
+        // At layer >= 74 INIT always lists codecs as u32 FOURCCs.
+        Payload::Init(Init::audio_only(self.init_flags()))
+            .write(wire::PROTOCOL_VERSION, &mut payload);
+        let seq = self.take_seq();
+        let body = self.build_body(seq, PacketType::INIT, &payload);
+        for idx in 0..self.endpoints.len() {
+            self.emit_body(now, idx, &body);
+        }
+    }
+
+    fn send_self_info_round(&mut self) {
+        let mut query_id = [0u8; 8];
+        rand::Rng::fill(&mut rand::thread_rng(), &mut query_id[..]);
+        let mut list = Vec::new();
+        for e in self.endpoints.iter() {
+            if e.kind == EndpointType::UdpRelay {
+                let mut data = Vec::with_capacity(40);
+                relay::write_self_info_request(&e.peer_tag, query_id, &mut data);
+                list.push(Transmit { to: e.addr, data });
+            }
+        }
+        for t in list {
+            self.push_transmit(t);
+        }
+    }
+
+    fn send_to_current(&mut self, now: Instant, ptype: PacketType, payload: &[u8]) -> u32 {
+        let idx = self.endpoints.current();
+        self.send_to(now, idx, ptype, payload)
+    }
+
+    /// Builds, encrypts and queues one packet to endpoint `idx`; returns its seq.
+    fn send_to(&mut self, now: Instant, idx: usize, ptype: PacketType, payload: &[u8]) -> u32 {
+        let seq = self.take_seq();
+        let body = self.build_body(seq, ptype, payload);
+        self.emit_body(now, idx, &body);
+        seq
+    }
+
+    fn take_seq(&mut self) -> u32 {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        seq
+    }
+
+    fn build_body(&mut self, seq: u32, ptype: PacketType, payload: &[u8]) -> Vec<u8> {
+        let header = Header {
+            ptype,
+            ack_id: self.recv.ack_id(),
+            seq,
+            ack_mask: self.recv.ack_mask(),
+            extras: self.extras_out.take_for_packet(seq),
+            recv_ts: None,
+        };
+        let mut body = Vec::with_capacity(payload.len() + 32);
+        if self.short_format() {
+            Packet::write_short(&header, payload, &mut body);
+        } else {
+            Packet::write_tl(
+                &header,
+                payload,
+                self.in_handshake(),
+                self.peer_version >= 6,
+                &self.crypto.key().call_id(),
+                &mut body,
+            );
+        }
+        body
+    }
+
+    fn emit_body(&mut self, now: Instant, idx: usize, body: &[u8]) {
+        let Some(ep) = self.endpoints.get(idx) else {
+            return;
+        };
+        let to = ep.addr;
+        let mut data = Vec::with_capacity(body.len() + 64);
+        if ep.is_relay() {
+            data.extend_from_slice(&ep.peer_tag);
+        } else if self.peer_version < 9 {
+            data.extend_from_slice(&self.crypto.key().call_id());
+        }
+        self.crypto.encrypt(self.packet_format(), body, &mut data);
+        self.last_send = Some(now);
+        self.push_transmit(Transmit { to, data });
+    }
+
+    fn push_transmit(&mut self, t: Transmit) {
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += t.data.len() as u64;
+        self.transmits.push_back(t);
+    }
+}
+
+/// The next periodic deadline after `prev`, skipping missed periods instead of bursting.
+fn next_after(prev: Instant, period: Duration, now: Instant) -> Instant {
+    let next = prev + period;
+    if next > now {
+        next
+    } else {
+        now + period
+    }
+}

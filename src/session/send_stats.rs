@@ -1,0 +1,176 @@
+//! Outgoing audio accounting: which audio packets the peer acknowledged, loss over a recent
+//! window, bytes in flight, and round-trip time from acks.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// An audio packet not yet acknowledged.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    seq: u32,
+    size: u32,
+    sent: Instant,
+}
+
+/// Per-second totals for the loss window.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    /// Whole seconds since the first packet.
+    second: u64,
+    acked: u32,
+    lost: u32,
+}
+
+/// After this long without an ack an audio packet counts as lost.
+const LOSS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most packets tracked at once (older ones are evicted and counted lost).
+const MAX_IN_FLIGHT: usize = 100;
+/// Seconds of history the loss ratio covers.
+const WINDOW_SECS: u64 = 5;
+
+/// Sender-side statistics of the audio stream.
+#[derive(Debug)]
+pub struct SendStats {
+    in_flight: VecDeque<InFlight>,
+    inflight_bytes: u32,
+    buckets: VecDeque<Bucket>,
+    start: Option<Instant>,
+    lost_total: u64,
+    srtt: Option<Duration>,
+}
+
+impl Default for SendStats {
+    fn default() -> Self {
+        SendStats {
+            in_flight: VecDeque::with_capacity(MAX_IN_FLIGHT),
+            inflight_bytes: 0,
+            buckets: VecDeque::new(),
+            start: None,
+            lost_total: 0,
+            srtt: None,
+        }
+    }
+}
+
+impl SendStats {
+    /// An audio packet of `size` payload bytes went out with `seq`.
+    pub fn on_sent(&mut self, now: Instant, seq: u32, size: u32) {
+        self.roll(now);
+        if self.in_flight.len() >= MAX_IN_FLIGHT {
+            if let Some(old) = self.in_flight.pop_front() {
+                self.inflight_bytes = self.inflight_bytes.saturating_sub(old.size);
+                self.count_lost();
+            }
+        }
+        self.in_flight.push_back(InFlight { seq, size, sent: now });
+        self.inflight_bytes += size;
+    }
+
+    /// The peer acknowledged `seq`. `direct` means it was the packet's ack id (a fresh RTT sample).
+    pub fn on_acked(&mut self, now: Instant, seq: u32, direct: bool) {
+        self.roll(now);
+        if let Some(pos) = self.in_flight.iter().position(|p| p.seq == seq) {
+            if let Some(p) = self.in_flight.remove(pos) {
+                self.inflight_bytes = self.inflight_bytes.saturating_sub(p.size);
+                if let Some(b) = self.buckets.back_mut() {
+                    b.acked += 1;
+                }
+                if direct {
+                    let sample = now.saturating_duration_since(p.sent);
+                    self.srtt = Some(match self.srtt {
+                        Some(s) => (s * 7 + sample) / 8,
+                        None => sample,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Expires packets unacknowledged for too long.
+    pub fn tick(&mut self, now: Instant) {
+        self.roll(now);
+        while let Some(p) = self.in_flight.front() {
+            if now.saturating_duration_since(p.sent) < LOSS_TIMEOUT {
+                break;
+            }
+            self.inflight_bytes = self.inflight_bytes.saturating_sub(p.size);
+            self.in_flight.pop_front();
+            self.count_lost();
+        }
+    }
+
+    /// Fraction of audio packets lost over the last few seconds.
+    pub fn loss_ratio(&self) -> f64 {
+        let (acked, lost) = self
+            .buckets
+            .iter()
+            .fold((0u32, 0u32), |(a, l), b| (a + b.acked, l + b.lost));
+        if acked + lost == 0 {
+            0.0
+        } else {
+            f64::from(lost) / f64::from(acked + lost)
+        }
+    }
+
+    /// Audio packets counted lost since the call started.
+    pub fn lost_total(&self) -> u64 {
+        self.lost_total
+    }
+
+    /// Unacknowledged audio payload bytes.
+    pub fn inflight_bytes(&self) -> u32 {
+        self.inflight_bytes
+    }
+
+    /// Smoothed round-trip time from direct acks.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+
+    fn count_lost(&mut self) {
+        self.lost_total += 1;
+        if let Some(b) = self.buckets.back_mut() {
+            b.lost += 1;
+        }
+    }
+
+    /// Opens the bucket for the current second and forgets those outside the window.
+    fn roll(&mut self, now: Instant) {
+        let start = *self.start.get_or_insert(now);
+        let second = now.saturating_duration_since(start).as_secs();
+        if self.buckets.back().map_or(true, |b| b.second != second) {
+            self.buckets.push_back(Bucket { second, ..Bucket::default() });
+        }
+        while self
+            .buckets
+            .front()
+            .is_some_and(|b| b.second + WINDOW_SECS <= second)
+        {
+            self.buckets.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_and_rtt_are_measured() {
+        let t0 = Instant::now();
+        let mut s = SendStats::default();
+        for i in 0..20u32 {
+            let t = t0 + Duration::from_millis(60 * u64::from(i));
+            s.on_sent(t, i + 1, 100);
+            if i % 4 != 0 {
+                s.on_acked(t + Duration::from_millis(50), i + 1, true);
+            }
+        }
+        assert_eq!(s.inflight_bytes(), 500);
+        s.tick(t0 + Duration::from_secs(4));
+        assert_eq!(s.lost_total(), 5);
+        assert!((s.loss_ratio() - 0.25).abs() < 1e-9, "{}", s.loss_ratio());
+        assert_eq!(s.srtt(), Some(Duration::from_millis(50)));
+        assert_eq!(s.inflight_bytes(), 0);
+    }
+}

@@ -1,0 +1,539 @@
+//! The session state machine in simulated time over a simulated network: two sessions, relays
+//! that pair tags like Telegram's reflectors, per-datagram loss and delay. No sockets, no sleeping.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tgvoip::api::{CallError, CallState, Endpoint, EndpointType};
+use tgvoip::session::{Event, Session, SessionConfig, SessionTunables};
+use tgvoip::wire::{self, Header, Packet, PacketCrypto, PacketFormat, PacketType, Payload};
+
+const A_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 1000);
+const B_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 2000);
+
+/// One simulated relay.
+struct SimRelay {
+    addr: SocketAddr,
+    /// One-way delay through this relay.
+    delay: Duration,
+    /// Last address seen per side (bit 0 of byte 15).
+    sides: [Option<SocketAddr>; 2],
+}
+
+/// A datagram in flight.
+struct InFlight {
+    at: Instant,
+    order: u64,
+    to: SocketAddr,
+    from: SocketAddr,
+    data: Vec<u8>,
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.order) == (o.at, o.order)
+    }
+}
+impl Eq for InFlight {}
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for InFlight {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.order).cmp(&(o.at, o.order))
+    }
+}
+
+/// The network between the two sessions.
+struct SimNet {
+    relays: Vec<SimRelay>,
+    queue: BinaryHeap<Reverse<InFlight>>,
+    order: u64,
+    rng: ChaCha8Rng,
+    /// Loss probability for every hop.
+    loss: f64,
+    /// While false, everything is dropped (an outage).
+    up: bool,
+    delivered: u64,
+}
+
+impl SimNet {
+    fn new(relay_delays: &[u64], loss: f64, seed: u64) -> SimNet {
+        let relays = relay_delays
+            .iter()
+            .enumerate()
+            .map(|(i, d)| SimRelay {
+                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 9, 0, i as u8 + 1)), 533),
+                delay: Duration::from_millis(*d),
+                sides: [None, None],
+            })
+            .collect();
+        SimNet {
+            relays,
+            queue: BinaryHeap::new(),
+            order: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            loss,
+            up: true,
+            delivered: 0,
+        }
+    }
+
+    fn push(&mut self, at: Instant, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+        if !self.up || self.rng.gen_bool(self.loss) {
+            return;
+        }
+        self.order += 1;
+        self.queue.push(Reverse(InFlight { at, order: self.order, to, from, data }));
+    }
+
+    /// A datagram from a client reaches relay `to`; the relay forwards it to the other side.
+    fn relay(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+        let Some(idx) = self.relays.iter().position(|r| r.addr == to) else {
+            return;
+        };
+        if data.len() < 32 {
+            return;
+        }
+        let side = usize::from(data[15] & 1);
+        self.relays[idx].sides[side] = Some(from);
+        let relay_addr = self.relays[idx].addr;
+        if data[16..28] == [0xFF; 12] {
+            // Self-info request: answer like a relay would.
+            if u32::from_le_bytes([data[28], data[29], data[30], data[31]]) == 0xFFFF_FFFE {
+                let mut tag = [0u8; 16];
+                tag.copy_from_slice(&data[..16]);
+                let mut out = Vec::new();
+                wire::relay::write_self_info_response(&tag, 0, [0; 8], [0; 16], 1, &mut out);
+                let at = now + self.relays[idx].delay;
+                self.push(at, relay_addr, from, out);
+            }
+            return;
+        }
+        if let Some(dest) = self.relays[idx].sides[1 - side] {
+            let mut fwd = data;
+            fwd[15] ^= 1;
+            let at = now + self.relays[idx].delay;
+            self.push(at, relay_addr, dest, fwd);
+        }
+    }
+
+    fn next_at(&self) -> Option<Instant> {
+        self.queue.peek().map(|Reverse(d)| d.at)
+    }
+}
+
+fn endpoints(net: &SimNet, side: u8) -> Vec<Endpoint> {
+    net.relays
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut tag = [0x5Au8; 16];
+            tag[0] = i as u8;
+            tag[15] = 0xA0 | side;
+            Endpoint {
+                id: 100 + i as i64,
+                ipv4: match r.addr.ip() {
+                    IpAddr::V4(v4) => Some(v4),
+                    IpAddr::V6(_) => None,
+                },
+                ipv6: None,
+                port: r.addr.port(),
+                kind: EndpointType::UdpRelay,
+                peer_tag: tag,
+            }
+        })
+        .collect()
+}
+
+fn test_key() -> [u8; 256] {
+    let mut k = [0u8; 256];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = (i * 7 + 3) as u8;
+    }
+    k
+}
+
+fn config(net: &SimNet, caller: bool, tunables: SessionTunables) -> SessionConfig {
+    SessionConfig {
+        key: test_key(),
+        is_outgoing: caller,
+        endpoints: endpoints(net, u8::from(!caller)),
+        allow_p2p: false,
+        max_layer: 92,
+        data_saving: false,
+        enable_call_upgrade: false,
+        tunables,
+    }
+}
+
+/// Everything one side observed.
+#[derive(Default)]
+struct Observed {
+    states: Vec<(Duration, CallState)>,
+    frames: Vec<(u32, bool)>,
+    peer_stream: Vec<(Duration, bool, bool)>,
+}
+
+/// Two sessions on a simulated network, driven in simulated time.
+struct Sim {
+    t0: Instant,
+    now: Instant,
+    net: SimNet,
+    a: Session,
+    b: Session,
+    obs: [Observed; 2],
+    /// Send a fake 60 ms audio frame from each side that can.
+    audio: bool,
+    next_audio: Instant,
+}
+
+impl Sim {
+    fn new(net: SimNet, tunables: SessionTunables) -> Sim {
+        let a = Session::new(config(&net, true, tunables.clone())).unwrap();
+        let b = Session::new(config(&net, false, tunables)).unwrap();
+        let t0 = Instant::now();
+        Sim {
+            t0,
+            now: t0,
+            net,
+            a,
+            b,
+            obs: Default::default(),
+            audio: true,
+            next_audio: t0,
+        }
+    }
+
+    fn connect_both(&mut self) {
+        self.a.connect(self.now);
+        self.b.connect(self.now);
+        self.flush();
+    }
+
+    fn session(&mut self, which: usize) -> &mut Session {
+        if which == 0 {
+            &mut self.a
+        } else {
+            &mut self.b
+        }
+    }
+
+    fn flush(&mut self) {
+        let now = self.now;
+        for (which, from) in [(0, A_ADDR), (1, B_ADDR)] {
+            while let Some(t) = self.session(which).poll_transmit() {
+                self.net.push(now, from, t.to, t.data);
+            }
+            while let Some(ev) = self.session(which).poll_event() {
+                let at = now - self.t0;
+                match ev {
+                    Event::StateChanged(s) => self.obs[which].states.push((at, s)),
+                    Event::AudioFrame { pts, redundant, .. } => {
+                        self.obs[which].frames.push((pts, redundant))
+                    }
+                    Event::PeerStream { enabled, extra_ec } => {
+                        self.obs[which].peer_stream.push((at, enabled, extra_ec))
+                    }
+                    Event::PeerDataSaving(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Runs until `until` (relative to the start).
+    fn run_until(&mut self, until: Duration) {
+        let end = self.t0 + until;
+        loop {
+            let mut next = end;
+            for t in [self.a.poll_timeout(), self.b.poll_timeout(), self.net.next_at()]
+                .into_iter()
+                .flatten()
+            {
+                next = next.min(t);
+            }
+            if self.audio {
+                next = next.min(self.next_audio);
+            }
+            if next > end || next < self.now {
+                if next < self.now {
+                    next = self.now;
+                } else {
+                    self.now = end;
+                    break;
+                }
+            }
+            self.now = next;
+            while self.net.next_at().is_some_and(|t| t <= self.now) {
+                let Some(Reverse(d)) = self.net.queue.pop() else { break };
+                self.net.delivered += 1;
+                if d.to == A_ADDR {
+                    self.a.handle_datagram(self.now, d.from, &d.data);
+                } else if d.to == B_ADDR {
+                    self.b.handle_datagram(self.now, d.from, &d.data);
+                } else {
+                    self.net.relay(self.now, d.from, d.to, d.data);
+                }
+            }
+            self.a.handle_timeout(self.now);
+            self.b.handle_timeout(self.now);
+            if self.audio && self.now >= self.next_audio {
+                let frame = vec![0x7Bu8; 60];
+                for which in 0..2 {
+                    let now = self.now;
+                    if self.session(which).can_send_audio() {
+                        self.session(which).send_audio(now, &frame, &[]);
+                    }
+                }
+                self.next_audio += Duration::from_millis(60);
+            }
+            self.flush();
+            if self.now >= end {
+                break;
+            }
+        }
+    }
+
+    fn established_at(&self, which: usize) -> Option<Duration> {
+        self.obs[which]
+            .states
+            .iter()
+            .find(|(_, s)| *s == CallState::Established)
+            .map(|(t, _)| *t)
+    }
+}
+
+#[test]
+fn handshake_completes_on_a_clean_network() {
+    let mut sim = Sim::new(SimNet::new(&[20, 30], 0.0, 1), SessionTunables::default());
+    sim.connect_both();
+    sim.run_until(Duration::from_secs(3));
+    for which in 0..2 {
+        let t = sim.established_at(which).expect("established");
+        assert!(t < Duration::from_millis(700), "side {which} established at {t:?}");
+        assert_eq!(sim.obs[which].states[0].1, CallState::WaitInitAck);
+    }
+    assert_eq!(sim.a.peer_version(), 9);
+    assert_eq!(sim.b.peer_version(), 9);
+    assert_eq!(sim.a.state(), CallState::Established);
+    // Audio flows both ways with pts stepping by 60.
+    for which in 0..2 {
+        let pts: Vec<u32> = sim.obs[which].frames.iter().map(|f| f.0).collect();
+        assert!(pts.len() > 30, "side {which} got {} frames", pts.len());
+        assert!(pts.windows(2).all(|w| w[1] == w[0] + 60), "pts {pts:?}");
+    }
+    let stats = sim.a.stats();
+    assert_eq!(stats.drops.total(), 0, "{:?}", stats.drops);
+    assert_eq!(stats.lost_out, 0);
+}
+
+#[test]
+fn handshake_completes_under_30_percent_loss() {
+    for seed in 0..20 {
+        let mut sim = Sim::new(SimNet::new(&[20, 40], 0.30, seed), SessionTunables::default());
+        sim.connect_both();
+        sim.run_until(Duration::from_secs(10));
+        for which in 0..2 {
+            assert!(
+                sim.established_at(which).is_some(),
+                "seed {seed}: side {which} states {:?}",
+                sim.obs[which].states
+            );
+        }
+        assert_eq!(sim.a.peer_version(), 9, "seed {seed}");
+        assert_eq!(sim.b.peer_version(), 9, "seed {seed}");
+        // Loss is measured on the way out (both hops lose 30%: about half the packets).
+        let loss = sim.a.send_report().loss_ratio;
+        assert!(loss > 0.25 && loss < 0.75, "seed {seed}: measured loss {loss}");
+    }
+}
+
+#[test]
+fn init_timeout_fires_at_the_configured_instant() {
+    let tunables = SessionTunables { init_timeout: Duration::from_secs(7), ..Default::default() };
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), tunables);
+    sim.a.connect(sim.now); // the callee never connects
+    sim.flush();
+    sim.run_until(Duration::from_secs(12));
+    let last = *sim.obs[0].states.last().unwrap();
+    assert_eq!(last, (Duration::from_secs(7), CallState::Failed));
+    assert_eq!(sim.a.last_error(), Some(CallError::Timeout));
+    // INIT was repeated every 0.5 s meanwhile: 14 rounds plus self-info requests.
+    assert!(sim.a.stats().packets_sent >= 14);
+    // Nothing is sent after failing.
+    let sent = sim.a.stats().packets_sent;
+    sim.run_until(Duration::from_secs(15));
+    assert_eq!(sim.a.stats().packets_sent, sent);
+}
+
+#[test]
+fn receive_timeout_goes_reconnecting_then_failed() {
+    let tunables = SessionTunables { recv_timeout: Duration::from_secs(5), ..Default::default() };
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), tunables);
+    sim.connect_both();
+    sim.run_until(Duration::from_secs(3));
+    assert_eq!(sim.a.state(), CallState::Established);
+    sim.net.up = false;
+    sim.net.queue.clear();
+    let cut = sim.now - sim.t0;
+    sim.run_until(Duration::from_secs(12));
+    let states = &sim.obs[0].states;
+    let reconnecting = states.iter().find(|(_, s)| *s == CallState::Reconnecting).unwrap().0;
+    let failed = states.iter().find(|(_, s)| *s == CallState::Failed).unwrap().0;
+    // The last packet arrived within 60 ms before the cut.
+    let last_recv = reconnecting - Duration::from_secs(2);
+    assert!(last_recv <= cut && cut - last_recv < Duration::from_millis(80), "{last_recv:?} {cut:?}");
+    assert_eq!(failed - last_recv, Duration::from_secs(5));
+    assert_eq!(sim.a.last_error(), Some(CallError::Timeout));
+    assert!(sim.a.ever_reconnecting());
+}
+
+#[test]
+fn reconnecting_recovers_when_packets_return() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
+    sim.connect_both();
+    sim.run_until(Duration::from_secs(2));
+    sim.net.up = false;
+    sim.run_until(Duration::from_secs(5));
+    assert_eq!(sim.a.state(), CallState::Reconnecting);
+    sim.net.up = true;
+    sim.run_until(Duration::from_secs(6));
+    assert_eq!(sim.a.state(), CallState::Established);
+    assert_eq!(sim.b.state(), CallState::Established);
+}
+
+#[test]
+fn mute_is_signalled_and_keeps_the_link_alive() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.2, 3), SessionTunables::default());
+    sim.connect_both();
+    sim.run_until(Duration::from_secs(2));
+    let now = sim.now;
+    sim.a.set_mic_mute(now, true);
+    let frames_before = sim.obs[1].frames.len();
+    sim.run_until(Duration::from_secs(8));
+    assert!(!sim.a.can_send_audio());
+    // The callee learned the stream is disabled despite 20% loss, and never went RECONNECTING.
+    let last = sim.obs[1].peer_stream.last().copied().expect("stream flags received");
+    assert!(!last.1, "{last:?}");
+    assert_eq!(sim.b.state(), CallState::Established);
+    assert!(!sim.b.ever_reconnecting());
+    let during_mute = sim.obs[1].frames.len() - frames_before;
+    assert!(during_mute < 10, "{during_mute} frames while muted");
+    let now = sim.now;
+    sim.a.set_mic_mute(now, false);
+    sim.run_until(Duration::from_secs(10));
+    assert!(sim.obs[1].peer_stream.last().unwrap().1);
+    assert!(sim.obs[1].frames.len() - frames_before > during_mute + 20);
+}
+
+#[test]
+fn relay_pings_measure_rtt_and_pick_the_faster_relay() {
+    // Relay 0 is slow, relay 1 fast; the first INIT may arrive through either.
+    let mut sim = Sim::new(SimNet::new(&[150, 10], 0.0, 1), SessionTunables::default());
+    sim.connect_both();
+    sim.run_until(Duration::from_secs(6));
+    let rtts: Vec<_> = sim.a.endpoints().iter().map(|e| e.rtt()).collect();
+    let slow = rtts[0].expect("rtt of relay 0");
+    let fast = rtts[1].expect("rtt of relay 1");
+    assert!(slow >= Duration::from_millis(600) && slow < Duration::from_millis(700), "{slow:?}");
+    assert!(fast >= Duration::from_millis(40) && fast < Duration::from_millis(60), "{fast:?}");
+    assert_eq!(sim.a.preferred_relay_id(), 101);
+    assert_eq!(sim.b.preferred_relay_id(), 101);
+}
+
+#[test]
+fn redundancy_is_delivered_with_the_right_timestamps() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
+    sim.audio = false;
+    sim.connect_both();
+    sim.run_until(Duration::from_secs(2));
+    let now = sim.now;
+    for _ in 0..3 {
+        assert!(sim.a.send_audio(now, &[1, 2, 3], &[vec![7; 10], vec![8; 10], vec![9; 10]]));
+    }
+    sim.flush();
+    sim.run_until(Duration::from_secs(3));
+    let frames = &sim.obs[1].frames;
+    let primaries: Vec<u32> = frames.iter().filter(|f| !f.1).map(|f| f.0).collect();
+    let redundant: Vec<u32> = frames.iter().filter(|f| f.1).map(|f| f.0).collect();
+    assert_eq!(primaries, vec![0, 60, 120]);
+    // Three entries per packet covering pts-120, pts-60 and pts (wrapping below zero).
+    assert_eq!(
+        redundant,
+        vec![0u32.wrapping_sub(120), 0u32.wrapping_sub(60), 0, 0u32.wrapping_sub(60), 0, 60, 0, 60, 120]
+    );
+}
+
+/// Builds a datagram as the callee would send it, from raw header fields and payload.
+fn craft(net: &SimNet, header: Header, payload: &[u8]) -> (SocketAddr, Vec<u8>) {
+    let crypto = PacketCrypto::new(&test_key(), false);
+    let mut body = Vec::new();
+    Packet::write_short(&header, payload, &mut body);
+    let mut tag = endpoints(net, 0)[0].peer_tag;
+    tag[15] &= !1;
+    let mut data = tag.to_vec();
+    crypto.encrypt(PacketFormat::Short, &body, &mut data);
+    (net.relays[0].addr, data)
+}
+
+#[test]
+fn a_peer_below_version_3_is_incompatible() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
+    sim.a.connect(sim.now);
+    sim.flush();
+    let mut init = Vec::new();
+    let mut old = wire::Init::audio_only(0);
+    old.protocol_version = 2;
+    old.min_protocol_version = 2;
+    Payload::Init(old).write(2, &mut init);
+    let header = Header {
+        ptype: PacketType::INIT,
+        ack_id: 0,
+        seq: 1,
+        ack_mask: 0,
+        extras: vec![],
+        recv_ts: None,
+    };
+    let (from, data) = craft(&sim.net, header, &init);
+    let now = sim.now;
+    sim.a.handle_datagram(now, from, &data);
+    sim.flush();
+    assert_eq!(sim.a.state(), CallState::Failed);
+    assert_eq!(sim.a.last_error(), Some(CallError::Incompatible));
+}
+
+#[test]
+fn hostile_datagrams_are_dropped_and_counted() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
+    sim.connect_both();
+    sim.run_until(Duration::from_secs(2));
+    let relay = sim.net.relays[0].addr;
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut tag = endpoints(&sim.net, 0)[0].peer_tag;
+    tag[15] &= !1;
+    let before = sim.a.stats().drops.total();
+    let mut sent = 0;
+    for i in 0..5000 {
+        let len = rng.gen_range(0..1600);
+        let mut d: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+        if i % 2 == 0 && d.len() >= 16 {
+            d[..16].copy_from_slice(&tag);
+        }
+        let from = if i % 7 == 0 { B_ADDR } else { relay };
+        let now = sim.now;
+        sim.a.handle_datagram(now, from, &d);
+        sent += 1;
+    }
+    let after = sim.a.stats().drops;
+    assert!(after.total() - before >= sent - 5, "{after:?}");
+    assert!(after.decrypt > 1000 && after.unknown_source > 500 && after.bad_tag > 1000);
+    sim.run_until(Duration::from_secs(4));
+    assert_eq!(sim.a.state(), CallState::Established);
+    assert!(!sim.a.ever_reconnecting());
+}
