@@ -343,4 +343,28 @@ mod tests {
         assert_eq!(captures.load(Ordering::SeqCst), 3);
         assert_eq!(shared.ticks(), 2);
     }
+
+    #[test]
+    fn thread_is_named_and_marked_realtime() {
+        struct Inspect(Arc<AtomicU64>);
+        impl AudioIo for Inspect {
+            fn capture(&mut self, _out: &mut [i16]) {
+                let named = std::thread::current().name() == Some(THREAD_NAME);
+                if named && rt::is_realtime_thread() {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            fn playback(&mut self, _pcm: &[i16]) {}
+        }
+        let good = Arc::new(AtomicU64::new(0));
+        let (cap_tx, _cap_rx) = chunk_ring(8);
+        let (_play_tx, play_rx) = chunk_ring(1);
+        let shared = Arc::new(AudioShared::default());
+        let io = Box::new(Inspect(Arc::clone(&good)));
+        let thread = AudioThread::spawn(io, cap_tx, play_rx, Arc::clone(&shared)).expect("spawn");
+        assert!(wait_for(|| shared.ticks() >= 2));
+        assert!(thread.stop().is_some());
+        assert_eq!(good.load(Ordering::SeqCst), shared.ticks());
+        assert!(!rt::is_realtime_thread());
+    }
 }
