@@ -6,8 +6,11 @@ pub struct Mutex<T> {
 }
 
 impl<T> Mutex<T> {
+    /// Wraps `value`; `const` so statics can hold one.
     pub const fn new(value: T) -> Self {
-        Mutex { inner: parking_lot::const_mutex(value) }
+        Mutex {
+            inner: parking_lot::const_mutex(value),
+        }
     }
     /// Locks, counting the acquisition if the calling thread is real-time.
     pub fn lock(&self) -> parking_lot::MutexGuard<'_, T> {

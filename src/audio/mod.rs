@@ -3,6 +3,7 @@
 
 pub mod ring;
 pub mod rt;
+pub mod schedule;
 pub mod thread;
 
 pub use ring::{chunk_ring, ChunkConsumer, ChunkProducer};
