@@ -10,3 +10,9 @@ pub mod sync;
 pub mod wire;
 pub mod api;
 pub mod session;
+pub mod controller;
+pub mod net;
+pub mod server_config;
+
+pub use api::{CallError, CallState, Config, DataSaving, Endpoint, EndpointType, NetworkType, TrafficStats};
+pub use controller::{Controller, ControllerError};

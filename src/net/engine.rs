@@ -1,0 +1,393 @@
+//! The engine thread of one call: it owns the socket, the session and the media pipeline, and
+//! exchanges audio with the real-time thread through the chunk rings.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::api::{CallError, CallState, NetworkType, TrafficStats};
+use crate::audio::{ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
+use crate::media::{
+    AudioReceiver, AudioSender, BitrateController, BitrateLimits, ReceiverStats, SendFeedback,
+    SenderSettings,
+};
+use crate::session::{Event, Session, SessionStats};
+use crate::sync::Mutex;
+
+use super::udp::{UdpTransport, RECV_BUFFER};
+
+/// Longest the engine sleeps, so audio rings are serviced at least this often.
+const MAX_SLEEP: Duration = Duration::from_millis(10);
+/// Chunks kept queued for the audio thread to play (40 ms).
+const PLAYBACK_FILL: usize = 2;
+/// How often bitrate decisions are made.
+const CONTROL_INTERVAL: Duration = Duration::from_millis(300);
+/// How often the signal bars are recomputed.
+const BARS_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the shared snapshot is refreshed.
+const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
+/// Jitter-buffer minimum delay normally and when the peer sends redundancy (frames).
+const MIN_DELAY: u32 = 2;
+const MIN_DELAY_PEER_EC: u32 = 4;
+
+/// A request from the controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    SetMicMute(bool),
+    /// New network type and whether local data saving is now on.
+    SetNetwork { network: NetworkType, data_saving: bool },
+    Stop,
+}
+
+/// Something for the application's callbacks (delivered on the callback thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    State(CallState),
+    SignalBars(i32),
+}
+
+/// What the controller can read about a running call.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub session: SessionStats,
+    pub receiver: ReceiverStats,
+    pub sender: Option<SenderSettings>,
+    pub traffic: TrafficStats,
+    pub peer_version: i32,
+    pub peer_capabilities: u32,
+    pub preferred_relay_id: i64,
+    pub rtt_ms: u32,
+    pub relay_rtt_ms: u32,
+    pub ever_reconnecting: bool,
+    pub ever_established: bool,
+    pub extra_ec_used: bool,
+    pub udp_available: bool,
+    pub last_error: Option<CallError>,
+    pub signal_bars: i32,
+    pub send_loss: f64,
+    pub mtproto2: bool,
+    pub seqs: (u32, u32, u32),
+    /// Socket errors on send.
+    pub send_errors: u64,
+    /// Endpoint lines for the debug string: (address, rtt ms, id, in use).
+    pub endpoints: Vec<(String, u32, i64, bool)>,
+}
+
+/// State shared between the engine and the controller.
+pub struct EngineShared {
+    pub snapshot: Mutex<Snapshot>,
+    pub state: AtomicI32,
+    /// Set once the engine thread has finished.
+    pub finished: AtomicBool,
+}
+
+impl Default for EngineShared {
+    fn default() -> Self {
+        EngineShared {
+            snapshot: Mutex::new(Snapshot::default()),
+            state: AtomicI32::new(CallState::WaitInit as i32),
+            finished: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Receives the outgoing audio as the peer will hear it (the "preprocessed" callback).
+pub type PreprocessedSink = Box<dyn FnMut(&[i16]) + Send>;
+
+/// Computes bitrate limits from the network and data-saving mode.
+pub type LimitsFn = Box<dyn Fn(NetworkType, bool) -> BitrateLimits + Send>;
+
+/// Everything the engine thread owns.
+pub struct Engine {
+    pub session: Session,
+    pub transport: UdpTransport,
+    pub capture: ChunkConsumer,
+    pub playback: ChunkProducer,
+    pub playback_capacity: usize,
+    pub sender: AudioSender,
+    pub receiver: AudioReceiver,
+    pub bitrate: BitrateController,
+    pub limits: LimitsFn,
+    pub network: NetworkType,
+    pub local_data_saving: bool,
+    pub commands: Receiver<Command>,
+    pub notices: Sender<Notice>,
+    pub shared: Arc<EngineShared>,
+    pub preprocessed: Option<PreprocessedSink>,
+}
+
+/// Per-run bookkeeping of the loop.
+struct LoopState {
+    peer_data_saving: bool,
+    traffic: TrafficStats,
+    send_errors: u64,
+    extra_ec_used: bool,
+    bars_history: [i32; 4],
+    bars_len: usize,
+    bars: i32,
+    preview: Vec<i16>,
+}
+
+impl Engine {
+    /// Runs the call until [`Command::Stop`] (or the controller goes away).
+    pub fn run(mut self) {
+        let start = Instant::now();
+        self.session.connect(start);
+        let mut st = LoopState {
+            peer_data_saving: false,
+            traffic: TrafficStats::default(),
+            send_errors: 0,
+            extra_ec_used: false,
+            bars_history: [0; 4],
+            bars_len: 0,
+            bars: 0,
+            preview: vec![0; crate::media::FRAME_SAMPLES * 2],
+        };
+        let mut buf = vec![0u8; RECV_BUFFER];
+        let mut chunk = [0i16; CHUNK_SAMPLES];
+        let mut next_control = start + CONTROL_INTERVAL;
+        let mut next_bars = start + BARS_INTERVAL;
+        let mut next_snapshot = start;
+        let mut transport_failed = false;
+        'run: loop {
+            loop {
+                match self.commands.try_recv() {
+                    Ok(Command::Stop) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        break 'run
+                    }
+                    Ok(cmd) => self.handle_command(Instant::now(), cmd, &mut st),
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                }
+            }
+            let now = Instant::now();
+            if !transport_failed {
+                loop {
+                    match self.transport.try_recv(&mut buf) {
+                        Ok(Some((n, from))) => {
+                            self.count_traffic(&mut st, 0, n);
+                            self.session.handle_datagram(now, from, &buf[..n]);
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            transport_failed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            self.session.handle_timeout(now);
+            self.pump_capture(now, &mut chunk, &mut st);
+            self.drain_events(now, &mut st);
+            self.pump_playback(now, &mut chunk);
+            self.flush_transmits(&mut st);
+            if now >= next_control {
+                self.update_bitrate(now, &mut st);
+                next_control = now + CONTROL_INTERVAL;
+            }
+            if now >= next_bars {
+                self.update_signal_bars(&mut st);
+                next_bars = now + BARS_INTERVAL;
+            }
+            if now >= next_snapshot {
+                self.publish(&st);
+                next_snapshot = now + SNAPSHOT_INTERVAL;
+            }
+            let wake = self
+                .session
+                .poll_timeout()
+                .map_or(MAX_SLEEP, |t| t.saturating_duration_since(Instant::now()))
+                .min(MAX_SLEEP);
+            if transport_failed || self.transport.wait_readable(wake).is_err() {
+                std::thread::sleep(wake);
+            }
+        }
+        self.publish(&st);
+        self.shared.finished.store(true, Ordering::Release);
+    }
+
+    fn handle_command(&mut self, now: Instant, cmd: Command, st: &mut LoopState) {
+        match cmd {
+            Command::SetMicMute(muted) => {
+                self.session.set_mic_mute(now, muted);
+                if muted {
+                    self.sender.reset_partial();
+                }
+            }
+            Command::SetNetwork { network, data_saving } => {
+                self.network = network;
+                self.local_data_saving = data_saving;
+                self.session.set_data_saving(data_saving);
+                self.apply_limits(st);
+            }
+            Command::Stop => {}
+        }
+    }
+
+    fn apply_limits(&mut self, st: &LoopState) {
+        let limits = (self.limits)(self.network, self.local_data_saving || st.peer_data_saving);
+        self.bitrate.set_limits(limits);
+    }
+
+    /// Encodes captured audio; frames are sent only once the session accepts audio.
+    fn pump_capture(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES], st: &mut LoopState) {
+        while self.capture.pop_chunk(chunk) {
+            if !self.session.can_send_audio() {
+                self.sender.reset_partial();
+                continue;
+            }
+            let frame = match self.sender.push_chunk(chunk) {
+                Ok(Some(frame)) => frame,
+                Ok(None) | Err(_) => continue,
+            };
+            if self.session.send_audio(now, &frame.primary, &frame.redundancy) {
+                if let Some(sink) = self.preprocessed.as_mut() {
+                    if let Ok(n) = self.sender.decode_preview(&frame, &mut st.preview) {
+                        sink(&st.preview[..n.min(st.preview.len())]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keeps a small backlog of decoded chunks ready for the audio thread.
+    fn pump_playback(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES]) {
+        while self.playback_capacity - self.playback.free_chunks() < PLAYBACK_FILL {
+            self.receiver.next_chunk(now, chunk);
+            if !self.playback.push_chunk(chunk) {
+                break;
+            }
+        }
+    }
+
+    fn drain_events(&mut self, now: Instant, st: &mut LoopState) {
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                Event::StateChanged(state) => {
+                    self.shared.state.store(state as i32, Ordering::Release);
+                    let _ = self.notices.send(Notice::State(state));
+                    if state == CallState::Failed {
+                        self.publish(st);
+                    }
+                }
+                Event::AudioFrame { pts, data, redundant } => {
+                    self.receiver.insert(now, pts, &data, redundant);
+                }
+                Event::PeerStream { extra_ec, .. } => {
+                    self.receiver
+                        .set_min_delay(if extra_ec { MIN_DELAY_PEER_EC } else { MIN_DELAY });
+                }
+                Event::PeerDataSaving(on) => {
+                    st.peer_data_saving = on;
+                    self.apply_limits(st);
+                }
+            }
+        }
+    }
+
+    fn flush_transmits(&mut self, st: &mut LoopState) {
+        while let Some(t) = self.session.poll_transmit() {
+            match self.transport.send_to(&t.data, t.to) {
+                Ok(n) => self.count_traffic(st, n, 0),
+                Err(_) => st.send_errors += 1,
+            }
+        }
+    }
+
+    fn count_traffic(&self, st: &mut LoopState, sent: usize, recvd: usize) {
+        let (s, r) = (sent as u64, recvd as u64);
+        if self.network.is_mobile() {
+            st.traffic.bytes_sent_mobile += s;
+            st.traffic.bytes_recvd_mobile += r;
+        } else {
+            st.traffic.bytes_sent_wifi += s;
+            st.traffic.bytes_recvd_wifi += r;
+        }
+    }
+
+    fn update_bitrate(&mut self, now: Instant, st: &mut LoopState) {
+        let report = self.session.send_report();
+        let feedback = SendFeedback {
+            loss_ratio: report.loss_ratio,
+            rtt: report.rtt,
+            inflight_bytes: report.inflight_bytes,
+        };
+        let settings = self.bitrate.update(now, &feedback);
+        self.sender.apply(settings);
+        let ec = settings.redundancy_level > 0;
+        st.extra_ec_used |= ec;
+        self.session.set_extra_ec(ec);
+    }
+
+    /// Signal bars from state, send loss and receive lateness, averaged over 4 s.
+    fn update_signal_bars(&mut self, st: &mut LoopState) {
+        let state = self.session.state();
+        if !self.session.ever_established() {
+            return;
+        }
+        let loss = self.session.send_report().loss_ratio;
+        let rx = self.receiver.stats();
+        let mut bars = 4;
+        if state == CallState::Reconnecting {
+            bars = 1;
+        }
+        if loss > 0.1 {
+            bars = 1;
+        } else if loss > 0.0625 {
+            bars = bars.min(2);
+        } else if loss > 0.025 {
+            bars = bars.min(3);
+        }
+        let decoded = rx.frames_decoded.max(1) as f64;
+        let rx_loss = rx.frames_lost as f64 / (decoded + rx.frames_lost as f64);
+        if rx_loss > 0.1 {
+            bars = bars.min(2);
+        }
+        st.bars_history.rotate_left(1);
+        st.bars_history[3] = bars;
+        st.bars_len = (st.bars_len + 1).min(4);
+        let recent = &st.bars_history[4 - st.bars_len..];
+        let avg = recent.iter().sum::<i32>() / recent.len() as i32;
+        if avg != st.bars {
+            st.bars = avg;
+            let _ = self.notices.send(Notice::SignalBars(avg));
+        }
+    }
+
+    fn publish(&self, st: &LoopState) {
+        let s = &self.session;
+        let eps = s.endpoints();
+        let endpoints = eps
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let rtt = e.rtt().map_or(0, |r| r.as_millis() as u32);
+                (e.addr.to_string(), rtt, e.id, i == eps.current())
+            })
+            .collect();
+        let snap = Snapshot {
+            session: s.stats(),
+            receiver: self.receiver.stats(),
+            sender: Some(self.sender.settings()),
+            traffic: st.traffic,
+            peer_version: s.peer_version(),
+            peer_capabilities: s.peer_capabilities(),
+            preferred_relay_id: s.preferred_relay_id(),
+            rtt_ms: s.current_rtt().map_or(0, |r| r.as_millis() as u32),
+            relay_rtt_ms: s.preferred_relay_rtt().map_or(0, |r| r.as_millis() as u32),
+            ever_reconnecting: s.ever_reconnecting(),
+            ever_established: s.ever_established(),
+            extra_ec_used: st.extra_ec_used,
+            udp_available: s.udp_available(),
+            last_error: s.last_error(),
+            signal_bars: st.bars,
+            send_loss: s.send_report().loss_ratio,
+            mtproto2: s.uses_mtproto2(),
+            seqs: s.seq_summary(),
+            send_errors: st.send_errors,
+            endpoints,
+        };
+        *self.shared.snapshot.lock() = snap;
+    }
+}

@@ -1,0 +1,7 @@
+//! Sockets and the per-call engine thread that feeds datagrams, the clock and audio to the
+//! session and the media pipeline.
+
+pub mod engine;
+pub mod udp;
+
+pub use udp::UdpTransport;
