@@ -1,0 +1,382 @@
+//! `tgvoip-call`: one side of a call from the command line, with the arguments and output of the
+//! Telegram VoIP test suite's `tgvoipcall`. It sends a raw PCM file (s16le, 48 kHz, mono) as its
+//! microphone, records what it hears, and prints the debug log and timestamps.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tgvoip::audio::{chunk_ring, AudioIo, ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
+use tgvoip::{CallState, Config, Controller, DataSaving, Endpoint, EndpointType, NetworkType};
+
+const USAGE: &str = "usage: tgvoip-call HOST:PORT TAGHEX -k KEYHEX -i IN.pcm -o OUT.pcm [-p PRE.pcm]
+       [-c SERVER_CONFIG.json] [-r caller|callee] [-t NETTYPE 0..11] [-s never|mobile|always]
+       [-n yes|no] [-g yes|no] [--drain SECS] [--init-timeout SECS] [--mute-at SECS:SECS]
+
+Makes one side of a call through the relay at HOST:PORT using the 16-byte peer tag TAGHEX and the
+256-byte key KEYHEX (hex). IN.pcm (s16le, 48 kHz, mono) is sent as the microphone once the call is
+established; what is heard goes to OUT.pcm, and the outgoing audio as the peer will hear it to
+PRE.pcm. -n / -g: noise suppression / gain control (accepted; no DSP in this build).
+Exits 0 only if audio was received.";
+
+/// Command-line options.
+struct Args {
+    relay: SocketAddr,
+    tag: [u8; 16],
+    key: Vec<u8>,
+    input: PathBuf,
+    output: PathBuf,
+    pre: Option<PathBuf>,
+    server_config: Option<PathBuf>,
+    caller: bool,
+    network: NetworkType,
+    data_saving: DataSaving,
+    ns: bool,
+    agc: bool,
+    drain: Duration,
+    init_timeout: Duration,
+    mute: Option<(Duration, Duration)>,
+}
+
+fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect()
+}
+
+fn yes_no(v: &str) -> Result<bool, String> {
+    match v {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("expected yes or no, got {v:?}")),
+    }
+}
+
+fn secs(v: &str) -> Result<Duration, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("bad number of seconds {v:?}"))
+}
+
+fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut positional = Vec::new();
+    let mut opts: Vec<(String, String)> = Vec::new();
+    while let Some(a) = argv.next() {
+        if a.starts_with('-') && a.len() > 1 {
+            let v = argv.next().ok_or_else(|| format!("{a} needs a value"))?;
+            opts.push((a, v));
+        } else {
+            positional.push(a);
+        }
+    }
+    let [host, tag] = positional.as_slice() else {
+        return Err("expected HOST:PORT and TAGHEX".into());
+    };
+    let relay = host
+        .to_socket_addrs()
+        .map_err(|e| format!("bad relay address {host:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("relay address {host:?} did not resolve"))?;
+    let tag: [u8; 16] = parse_hex(tag)
+        .and_then(|t| t.try_into().ok())
+        .ok_or("TAGHEX must be 32 hex digits")?;
+    let mut args = Args {
+        relay,
+        tag,
+        key: Vec::new(),
+        input: PathBuf::new(),
+        output: PathBuf::new(),
+        pre: None,
+        server_config: None,
+        caller: true,
+        network: NetworkType::Wifi,
+        data_saving: DataSaving::Never,
+        ns: false,
+        agc: false,
+        drain: Duration::from_secs(3),
+        init_timeout: Duration::from_secs(10),
+        mute: None,
+    };
+    for (k, v) in opts {
+        match k.as_str() {
+            "-k" => args.key = parse_hex(&v).ok_or("KEYHEX is not hex")?,
+            "-i" => args.input = v.into(),
+            "-o" => args.output = v.into(),
+            "-p" => args.pre = Some(v.into()),
+            "-c" => args.server_config = Some(v.into()),
+            "-r" => {
+                args.caller = match v.as_str() {
+                    "caller" => true,
+                    "callee" => false,
+                    _ => return Err(format!("-r takes caller or callee, not {v:?}")),
+                }
+            }
+            "-t" => {
+                args.network = v
+                    .parse()
+                    .ok()
+                    .and_then(NetworkType::from_i32)
+                    .ok_or_else(|| format!("-t takes a network type 0..11, not {v:?}"))?
+            }
+            "-s" => {
+                args.data_saving = match v.as_str() {
+                    "never" => DataSaving::Never,
+                    "mobile" => DataSaving::Mobile,
+                    "always" => DataSaving::Always,
+                    _ => return Err(format!("-s takes never, mobile or always, not {v:?}")),
+                }
+            }
+            "-n" => args.ns = yes_no(&v)?,
+            "-g" => args.agc = yes_no(&v)?,
+            "--drain" => args.drain = secs(&v)?,
+            "--init-timeout" => args.init_timeout = secs(&v)?,
+            "--mute-at" => {
+                let (a, b) = v.split_once(':').ok_or("--mute-at takes FROM:TO seconds")?;
+                args.mute = Some((secs(a)?, secs(b)?));
+            }
+            _ => return Err(format!("unknown option {k}")),
+        }
+    }
+    if args.key.len() != 256 {
+        return Err(format!("-k must be a 256-byte key (512 hex digits), got {} bytes", args.key.len()));
+    }
+    if args.input.as_os_str().is_empty() || args.output.as_os_str().is_empty() {
+        return Err("-i and -o are required".into());
+    }
+    Ok(args)
+}
+
+/// Microseconds since the Unix epoch.
+fn epoch_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// When audio was first and last read from IN and written to OUT (µs since the epoch; 0 = never).
+#[derive(Default)]
+struct Timestamps {
+    first_read: AtomicU64,
+    last_read: AtomicU64,
+    first_write: AtomicU64,
+    last_write: AtomicU64,
+}
+
+fn stamp(first: &AtomicU64, last: &AtomicU64) {
+    let now = epoch_us();
+    let _ = first.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+    last.store(now, Ordering::Relaxed);
+}
+
+/// File-backed audio: plays IN as the microphone and hands what is heard to the main thread
+/// through a chunk ring, so the real-time thread neither allocates nor does file I/O.
+struct FileIo {
+    input: Vec<i16>,
+    pos: usize,
+    /// Set once the call is established: reading IN starts then.
+    sending: Arc<AtomicBool>,
+    /// Set when IN is exhausted.
+    input_done: Arc<AtomicBool>,
+    output: ChunkProducer,
+    stamps: Arc<Timestamps>,
+}
+
+impl AudioIo for FileIo {
+    fn capture(&mut self, out: &mut [i16]) {
+        if !self.sending.load(Ordering::Acquire) || self.pos >= self.input.len() {
+            return;
+        }
+        let n = out.len().min(self.input.len() - self.pos);
+        out[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        stamp(&self.stamps.first_read, &self.stamps.last_read);
+        if self.pos >= self.input.len() {
+            self.input_done.store(true, Ordering::Release);
+        }
+    }
+
+    fn playback(&mut self, pcm: &[i16]) {
+        if self.output.push_chunk(pcm) {
+            stamp(&self.stamps.first_write, &self.stamps.last_write);
+        }
+    }
+}
+
+/// Moves every chunk the audio thread has played into `heard`.
+fn drain(rx: &mut ChunkConsumer, heard: &mut Vec<i16>) {
+    let mut chunk = [0i16; CHUNK_SAMPLES];
+    while rx.pop_chunk(&mut chunk) {
+        heard.extend_from_slice(&chunk);
+    }
+}
+
+fn read_pcm(path: &PathBuf) -> Result<Vec<i16>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
+}
+
+fn write_pcm(path: &PathBuf, samples: &[i16]) -> Result<(), String> {
+    let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("tgvoip-call: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("tgvoip-call: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<bool, String> {
+    let init_us = epoch_us();
+    if let Some(path) = &args.server_config {
+        let json = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        tgvoip::server_config::update(&json).map_err(|e| e.to_string())?;
+    }
+    let input = read_pcm(&args.input)?;
+    let sending = Arc::new(AtomicBool::new(false));
+    let input_done = Arc::new(AtomicBool::new(false));
+    let stamps = Arc::new(Timestamps::default());
+    // Ten seconds of slack between the audio thread and the main loop that drains it.
+    let (out_tx, mut out_rx) = chunk_ring(500);
+    let mut heard: Vec<i16> = Vec::new();
+    let io = FileIo {
+        input,
+        pos: 0,
+        sending: sending.clone(),
+        input_done: input_done.clone(),
+        output: out_tx,
+        stamps: stamps.clone(),
+    };
+
+    let pre = Arc::new(tgvoip::sync::Mutex::new(Vec::<i16>::new()));
+    let ctl = Controller::new();
+    ctl.set_config(Config {
+        init_timeout: args.init_timeout,
+        recv_timeout: Duration::from_secs(10),
+        data_saving: args.data_saving,
+        enable_ns: args.ns,
+        enable_agc: args.agc,
+        ..Config::default()
+    });
+    ctl.set_network_type(args.network);
+    ctl.set_encryption_key(&args.key, args.caller).map_err(|e| e.to_string())?;
+    let (ipv4, ipv6) = match args.relay.ip() {
+        std::net::IpAddr::V4(v4) => (Some(v4), None),
+        std::net::IpAddr::V6(v6) => (None, Some(v6)),
+    };
+    ctl.set_remote_endpoints(
+        vec![Endpoint {
+            id: 1,
+            ipv4,
+            ipv6,
+            port: args.relay.port(),
+            kind: EndpointType::UdpRelay,
+            peer_tag: args.tag,
+        }],
+        false,
+        Controller::connection_max_layer(),
+    )
+    .map_err(|e| e.to_string())?;
+    ctl.set_audio_io(Box::new(io));
+    let pre_sink = pre.clone();
+    ctl.set_preprocessed_callback(Box::new(move |pcm| pre_sink.lock().extend_from_slice(pcm)));
+    let t0 = Instant::now();
+    let sending_cb = sending.clone();
+    ctl.set_state_callback(Box::new(move |state| {
+        eprintln!("tgvoip-call: {:.3} state {}", t0.elapsed().as_secs_f64(), state.name());
+        if state == CallState::Established {
+            sending_cb.store(true, Ordering::Release);
+        }
+    }));
+    ctl.start().map_err(|e| e.to_string())?;
+    ctl.connect().map_err(|e| e.to_string())?;
+
+    let mut muted = false;
+    let mut established_at: Option<Instant> = None;
+    let mut done_at: Option<Instant> = None;
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        drain(&mut out_rx, &mut heard);
+        let state = ctl.state();
+        if state == CallState::Failed {
+            eprintln!("tgvoip-call: call failed: {:?}", ctl.last_error());
+            break;
+        }
+        if state == CallState::Established && established_at.is_none() {
+            established_at = Some(Instant::now());
+        }
+        if let (Some((from, to)), Some(est)) = (args.mute, established_at) {
+            let since = est.elapsed();
+            let want = since >= from && since < to;
+            if want != muted {
+                muted = want;
+                ctl.set_mic_mute(muted);
+                eprintln!("tgvoip-call: {:.3} mic {}", t0.elapsed().as_secs_f64(), if muted { "muted" } else { "unmuted" });
+            }
+        }
+        if input_done.load(Ordering::Acquire) && done_at.is_none() {
+            done_at = Some(Instant::now());
+        }
+        if done_at.is_some_and(|d| d.elapsed() >= args.drain) {
+            break;
+        }
+        if established_at.is_none() && t0.elapsed() > args.init_timeout + Duration::from_secs(1) {
+            eprintln!("tgvoip-call: not established within the init timeout");
+            break;
+        }
+    }
+    let snapshot = ctl.snapshot();
+    let mut log: serde_json::Value =
+        serde_json::from_str(&ctl.debug_log()).map_err(|e| e.to_string())?;
+    let traffic = snapshot.traffic;
+    log["bytes_sent"] = (traffic.bytes_sent_wifi + traffic.bytes_sent_mobile).into();
+    log["bytes_recvd"] = (traffic.bytes_recvd_wifi + traffic.bytes_recvd_mobile).into();
+    let (ticks, overruns, underruns) = ctl.audio_counters();
+    eprintln!(
+        "tgvoip-call: audio ticks {ticks}, capture overruns {overruns}, playback underruns {underruns}; \
+         received {} frames, lost {}, late {}, fec {}, redundant {}; drops {:?}",
+        snapshot.receiver.frames_decoded,
+        snapshot.receiver.frames_lost,
+        snapshot.receiver.frames_late,
+        snapshot.receiver.recovered_fec,
+        snapshot.receiver.recovered_redundant,
+        snapshot.session.drops
+    );
+    ctl.stop().map_err(|e| e.to_string())?;
+    drop(ctl);
+    drain(&mut out_rx, &mut heard);
+    write_pcm(&args.output, &heard)?;
+    if let Some(path) = &args.pre {
+        write_pcm(path, &pre.lock())?;
+    }
+    println!("{}", tgvoip::controller::json11(&log));
+    println!(
+        "TIMESTAMPS: {},{},{},{},{}",
+        init_us,
+        stamps.first_read.load(Ordering::Relaxed),
+        stamps.last_read.load(Ordering::Relaxed),
+        stamps.first_write.load(Ordering::Relaxed),
+        stamps.last_write.load(Ordering::Relaxed)
+    );
+    Ok(snapshot.receiver.frames_decoded > 0)
+}
