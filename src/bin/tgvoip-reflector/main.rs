@@ -1,0 +1,58 @@
+//! `tgvoip-reflector`: a local UDP relay with netem-like impairment, for tests and benchmarks.
+//!
+//! Prints `listening on ADDR` first, then, on SIGINT/SIGTERM or after `--duration`, one JSON line
+//! of per-direction counters. See [`args::USAGE`] for the flags.
+
+mod args;
+mod impair;
+mod profiles;
+mod relay;
+mod server;
+mod signals;
+mod stats;
+
+use std::io::Write;
+use std::net::UdpSocket;
+use std::process::ExitCode;
+
+use args::{Command, Config};
+
+fn main() -> ExitCode {
+    let cmd = match args::parse(std::env::args().skip(1)) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            eprintln!("tgvoip-reflector: {e}\n{}", args::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match cmd {
+        Command::Help => print!("{}", args::USAGE),
+        Command::ListProfiles => print!("{}", profiles::listing()),
+        Command::Run(cfg) => {
+            if let Err(e) = run(cfg) {
+                eprintln!("tgvoip-reflector: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn run(cfg: Config) -> std::io::Result<()> {
+    signals::install()?;
+    let socket = UdpSocket::bind(cfg.listen)?;
+    let local = socket.local_addr()?;
+    if let Some(path) = &cfg.port_file {
+        // Write then rename, so a reader never sees a partial file.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, format!("{}\n", local.port()))?;
+        std::fs::rename(&tmp, path)?;
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {local}")?;
+    out.flush()?;
+    let board = relay::Switchboard::new(cfg.schedules, cfg.seed);
+    let report = server::run(&socket, board, cfg.duration, signals::stop_requested)?;
+    writeln!(out, "{}", report.to_json())?;
+    out.flush()
+}
