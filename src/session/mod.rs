@@ -28,8 +28,11 @@ use send_stats::SendStats;
 
 /// Our outgoing audio stream id (as 2.4.4).
 const OUR_AUDIO_STREAM: u8 = 1;
-/// INIT is repeated this often until the handshake completes.
+/// INIT is repeated this often until the handshake completes (2.4.4: 0.5 s). The first repeats
+/// come sooner: the first INIT is often lost because the relay does not know the peer yet.
 const INIT_INTERVAL: Duration = Duration::from_millis(500);
+const INIT_FAST_REPEATS: [Duration; 3] =
+    [Duration::from_millis(100), Duration::from_millis(200), Duration::from_millis(300)];
 /// Self-info ("UDP ping") rounds: interval and how many make the availability test.
 const SELF_INFO_INTERVAL: Duration = Duration::from_millis(500);
 const SELF_INFO_ROUNDS: u32 = 4;
@@ -42,8 +45,9 @@ const MUTE_NOP_INTERVAL: Duration = Duration::from_millis(200);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(500);
 /// Statistics tick.
 const STATS_INTERVAL: Duration = Duration::from_millis(100);
-/// ESTABLISHED this long after the first stream packet (INIT_ACK already received).
-const ESTABLISH_AFTER_STREAM: Duration = Duration::from_millis(500);
+/// ESTABLISHED this long after the first stream packet (INIT_ACK already received). 2.4.4 waits
+/// 0.5 s; audio flowing both ways is proof enough, so we do not.
+const ESTABLISH_AFTER_STREAM: Duration = Duration::ZERO;
 /// Audio frame step in pts milliseconds.
 const FRAME_PTS_STEP: u32 = 60;
 
@@ -224,6 +228,8 @@ pub struct Session {
     establish_at: Option<Instant>,
     next_self_info: Option<Instant>,
     self_info_rounds: u32,
+    /// INIT rounds sent after the first one.
+    init_rounds: usize,
     next_ping_round: Option<Instant>,
     next_nop: Option<Instant>,
     next_stats_tick: Option<Instant>,
@@ -271,6 +277,7 @@ impl Session {
             establish_at: None,
             next_self_info: None,
             self_info_rounds: 0,
+            init_rounds: 0,
             next_ping_round: None,
             next_nop: None,
             next_stats_tick: None,
@@ -300,7 +307,7 @@ impl Session {
         self.next_stats_tick = Some(now + STATS_INTERVAL);
         self.send_init_round(now);
         self.set_state(CallState::WaitInitAck);
-        self.next_init_round = Some(now + INIT_INTERVAL);
+        self.next_init_round = Some(now + INIT_FAST_REPEATS[0]);
         self.handle_timeout(now);
     }
 
@@ -447,7 +454,10 @@ impl Session {
             } else if let Some(t) = self.next_init_round {
                 if now >= t {
                     self.send_init_round(now);
-                    self.next_init_round = Some(next_after(t, INIT_INTERVAL, now));
+                    self.init_rounds += 1;
+                    let interval =
+                        INIT_FAST_REPEATS.get(self.init_rounds - 1).copied().unwrap_or(INIT_INTERVAL);
+                    self.next_init_round = Some(next_after(t, interval, now));
                 }
             }
         }
