@@ -155,6 +155,20 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(args)
 }
 
+/// User plus system CPU time of this process, in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes into the zero-initialised struct we pass.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut u) != 0 {
+            return 0.0;
+        }
+        u
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 /// Microseconds since the Unix epoch.
 fn epoch_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
@@ -364,6 +378,11 @@ fn run(args: Args) -> Result<bool, String> {
     );
     ctl.stop().map_err(|e| e.to_string())?;
     drop(ctl);
+    eprintln!(
+        "tgvoip-call: cpu {:.3} s over {:.3} s",
+        cpu_seconds(),
+        t0.elapsed().as_secs_f64()
+    );
     drain(&mut out_rx, &mut heard);
     write_pcm(&args.output, &heard)?;
     if let Some(path) = &args.pre {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, the scorer's self-test, unit, integration and
+# end-to-end call tests (release build: calls run in real time).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --release --all-targets -- -D warnings
+
+echo "== scoring tools"
+TGVOIP_PYTHON=$(scripts/pyenv.sh)
+export TGVOIP_PYTHON
+"$TGVOIP_PYTHON" tests/quality/score.py --self-test
+
+echo "== cargo test"
+cargo test --release -- --nocapture 2>&1 | tee target/test-output.txt
+echo "== summary"
+grep -E '^\[(wifi|3g2)\]' target/test-output.txt || true

@@ -1,0 +1,220 @@
+//! Helpers for end-to-end tests: the local relay, `tgvoip-call` processes, and speech scoring.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// End-to-end calls run one at a time: the machine has two cores.
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The caller's and callee's speech samples (the same pair as the real-capture fixtures).
+pub const CALLER_SAMPLE: &str = "sample05_14ae7b1886265e54e7f2c83d67eb802e.pcm";
+pub const CALLEE_SAMPLE: &str = "sample05_44823b5704b026f2930ad862576bef3c.pcm";
+
+/// The shared folder (specs, fixtures, samples): `TGVOIP_SHARED_DIR`, else `../shared`.
+pub fn shared_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("TGVOIP_SHARED_DIR") {
+        return PathBuf::from(d);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for rel in ["../shared", "../../shared"] {
+        let p = root.join(rel);
+        if p.join("samples").is_dir() {
+            return p;
+        }
+    }
+    panic!("shared folder not found: set TGVOIP_SHARED_DIR")
+}
+
+pub fn sample(name: &str) -> PathBuf {
+    shared_dir().join("samples").join(name)
+}
+
+/// The Python with numpy, scipy and pesq: `TGVOIP_PYTHON`, else the venv `scripts/pyenv.sh` makes.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("TGVOIP_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
+    assert!(p.exists(), "no scoring Python: run scripts/pyenv.sh or set TGVOIP_PYTHON");
+    p
+}
+
+/// A running `tgvoip-reflector`.
+pub struct Reflector {
+    child: Option<Child>,
+    pub addr: String,
+}
+
+impl Reflector {
+    pub fn start(args: &[&str]) -> Reflector {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tgvoip-reflector"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start tgvoip-reflector");
+        let stdout = child.stdout.as_mut().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
+        let addr = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
+        Reflector { child: Some(child), addr }
+    }
+
+    /// Stops the relay and returns its final JSON counts.
+    pub fn stop(mut self) -> serde_json::Value {
+        let child = self.child.take().expect("running");
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let out = child.wait_with_output().expect("reflector exit");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Drop for Reflector {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The fixed test key and tags.
+pub fn key_hex() -> String {
+    (0..256).map(|i| format!("{:02x}", (i * 37 + 11) % 256)).collect()
+}
+pub const CALLER_TAG: &str = "0123456789abcdef0123456789abcd00";
+pub const CALLEE_TAG: &str = "0123456789abcdef0123456789abcd01";
+
+/// What one `tgvoip-call` run produced.
+#[derive(Debug)]
+pub struct CallResult {
+    pub success: bool,
+    pub debug_log: serde_json::Value,
+    /// init, first_read, last_read, first_write, last_write (µs since the epoch).
+    pub timestamps: [u64; 5],
+    /// Seconds from start to each state, as printed on stderr.
+    pub states: Vec<(f64, String)>,
+    pub cpu_seconds: f64,
+    pub wall_seconds: f64,
+    pub stderr: String,
+    pub output: PathBuf,
+    pub pre: PathBuf,
+}
+
+impl CallResult {
+    pub fn first(&self, state: &str) -> Option<f64> {
+        self.states.iter().find(|(_, s)| s == state).map(|(t, _)| *t)
+    }
+}
+
+/// Starts one side; `role` is "caller" or "callee".
+pub fn spawn_call(relay: &str, role: &str, input: &Path, dir: &Path, extra: &[&str]) -> Child {
+    let tag = if role == "caller" { CALLER_TAG } else { CALLEE_TAG };
+    Command::new(env!("CARGO_BIN_EXE_tgvoip-call"))
+        .arg(relay)
+        .arg(tag)
+        .args(["-k", &key_hex(), "-r", role])
+        .arg("-i")
+        .arg(input)
+        .arg("-o")
+        .arg(dir.join(format!("out_{role}.pcm")))
+        .arg("-p")
+        .arg(dir.join(format!("pre_{role}.pcm")))
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tgvoip-call")
+}
+
+pub fn finish_call(child: Child, role: &str, dir: &Path) -> CallResult {
+    let out = child.wait_with_output().expect("tgvoip-call exit");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let debug_log = stdout
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let mut timestamps = [0u64; 5];
+    if let Some(line) = stdout.lines().find_map(|l| l.strip_prefix("TIMESTAMPS: ")) {
+        for (slot, v) in timestamps.iter_mut().zip(line.split(',')) {
+            *slot = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut states = Vec::new();
+    let mut cpu_seconds = 0.0;
+    let mut wall_seconds = 0.0;
+    for line in stderr.lines() {
+        let Some(rest) = line.strip_prefix("tgvoip-call: ") else { continue };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        if words.len() == 3 && words[1] == "state" {
+            if let Ok(t) = words[0].parse() {
+                states.push((t, words[2].to_string()));
+            }
+        }
+        if words.len() == 6 && words[0] == "cpu" {
+            cpu_seconds = words[1].parse().unwrap_or(0.0);
+            wall_seconds = words[4].parse().unwrap_or(0.0);
+        }
+    }
+    CallResult {
+        success: out.status.success(),
+        debug_log,
+        timestamps,
+        states,
+        cpu_seconds,
+        wall_seconds,
+        stderr,
+        output: dir.join(format!("out_{role}.pcm")),
+        pre: dir.join(format!("pre_{role}.pcm")),
+    }
+}
+
+/// Runs a caller and a callee through `relay` and waits for both.
+pub fn run_pair(relay: &str, dir: &Path, caller_extra: &[&str], callee_extra: &[&str]) -> (CallResult, CallResult) {
+    let a = spawn_call(relay, "caller", &sample(CALLER_SAMPLE), dir, caller_extra);
+    std::thread::sleep(Duration::from_millis(50));
+    let b = spawn_call(relay, "callee", &sample(CALLEE_SAMPLE), dir, callee_extra);
+    let a = finish_call(a, "caller", dir);
+    let b = finish_call(b, "callee", dir);
+    (a, b)
+}
+
+/// Scores a recording against what was sent (see tests/quality/score.py).
+pub fn score(reference: &Path, degraded: &Path) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/quality/score.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg("--ref")
+        .arg(reference)
+        .arg("--deg")
+        .arg(degraded)
+        .arg("--json")
+        .output()
+        .expect("run score.py");
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!("score.py output {text:?} ({e}); stderr {}", String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+/// A fresh temporary directory under target/.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-calls")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
