@@ -250,7 +250,12 @@ mod tests {
     }
 
     /// Feeds `feedback` every 300 ms for `secs` seconds starting at `*t`.
-    fn run(c: &mut BitrateController, t: &mut Instant, secs: u64, f: SendFeedback) -> SenderSettings {
+    fn run(
+        c: &mut BitrateController,
+        t: &mut Instant,
+        secs: u64,
+        f: SendFeedback,
+    ) -> SenderSettings {
         let mut s = c.settings();
         for _ in 0..(secs * 10 / 3) {
             *t += Duration::from_millis(300);
@@ -286,8 +291,14 @@ mod tests {
     fn holds_when_rtt_or_inflight_moderate() {
         let mut c = BitrateController::new(limits());
         let mut t = Instant::now();
-        assert_eq!(run(&mut c, &mut t, 5, fb(0.0, Some(500), 300)).bitrate, 16_000);
-        assert_eq!(run(&mut c, &mut t, 5, fb(0.0, Some(100), 1100)).bitrate, 16_000);
+        assert_eq!(
+            run(&mut c, &mut t, 5, fb(0.0, Some(500), 300)).bitrate,
+            16_000
+        );
+        assert_eq!(
+            run(&mut c, &mut t, 5, fb(0.0, Some(100), 1100)).bitrate,
+            16_000
+        );
     }
 
     #[test]

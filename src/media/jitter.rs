@@ -9,7 +9,11 @@ use super::{FRAME_MS, MAX_FRAME_BYTES};
 #[derive(Debug, PartialEq, Eq)]
 pub enum Playout<'a> {
     /// The frame for this slot. `redundant` means it came from a secondary (EC) encoding.
-    Frame { pts: u32, data: &'a [u8], redundant: bool },
+    Frame {
+        pts: u32,
+        data: &'a [u8],
+        redundant: bool,
+    },
     /// The frame is missing; `next` is the following frame if already buffered (its in-band FEC
     /// can reconstruct the missing one). The next frame is NOT consumed.
     Missing { pts: u32, next: Option<&'a [u8]> },
@@ -51,7 +55,7 @@ const ARRIVAL_WINDOW: usize = 100;
 /// Percentile of relative arrival delay the target covers.
 const PERCENTILE: f64 = 0.95;
 /// How long a lower target must persist before the target steps down by one frame.
-const DECREASE_HOLD: Duration = Duration::from_secs(2);
+const DECREASE_HOLD: Duration = Duration::from_secs(1);
 
 /// One jitter slot; its buffer is allocated once and reused.
 #[derive(Default)]
@@ -81,11 +85,11 @@ enum State {
 ///   playout starts `target` frame-times after that arrival.
 /// * Target delay: for each primary arrival the relative delay `arrival − pts` is recorded; the
 ///   target covers the 95th percentile minus the minimum over the last 100 arrivals, plus one
-///   frame for the playout granularity. Increases apply at once; decreases one frame per 2 s.
+///   frame for the playout granularity. Increases apply at once; decreases halve the gap once per second.
 ///   Redundant copies never feed the estimate.
 /// * Playout is one frame per pop. A missing frame is *held* (concealment without advancing,
-///   which grows the delay) when the buffer is empty, or once when it holds fewer frames than
-///   the target; otherwise it is declared lost and the cursor moves on. Shrinking the delay is the
+///   which grows the delay by one frame) when the buffer is empty — the stream is late, not
+///   lossy; otherwise it is declared lost and the cursor moves on. Shrinking the delay is the
 ///   receiver's job (it drops low-energy audio when the buffer is above target).
 /// * After [`RESYNC_MISSES`] consecutive misses (≈ 0.6 s outage) the buffer resets and re-locks on
 ///   the next arrival instead of waiting for stale pts.
@@ -107,8 +111,6 @@ pub struct JitterBuffer {
     lower_since: Option<Instant>,
     /// Consecutive pops without a frame.
     misses: u32,
-    /// Holds at the current cursor position.
-    holds: u32,
     /// Bit i set: the frame i + 1 steps behind the cursor was played (to ignore duplicates).
     played: u64,
     /// Time reference of relative delays, set on lock.
@@ -144,7 +146,6 @@ impl JitterBuffer {
             target: min_delay,
             lower_since: None,
             misses: 0,
-            holds: 0,
             played: 0,
             epoch: None,
             rel: VecDeque::with_capacity(ARRIVAL_WINDOW),
@@ -246,7 +247,6 @@ impl JitterBuffer {
         self.head = 0;
         self.state = State::Buffering;
         self.misses = 0;
-        self.holds = 0;
         self.played = 0;
         self.epoch = Some(now);
         self.rel.clear();
@@ -261,7 +261,6 @@ impl JitterBuffer {
         self.buffered = 0;
         self.state = State::Idle;
         self.misses = 0;
-        self.holds = 0;
     }
 
     /// Drops the oldest buffered frame (occupancy cap), moving the cursor past it.
@@ -287,7 +286,6 @@ impl JitterBuffer {
         self.next = self.next.wrapping_add(STEP);
         self.next_ext += i64::from(STEP);
         self.played = (self.played << 1) | u64::from(played);
-        self.holds = 0;
     }
 
     /// Records a primary arrival and updates the jitter estimate and target.
@@ -296,8 +294,8 @@ impl JitterBuffer {
             return;
         };
         let ext = self.next_ext + i64::from(pts.wrapping_sub(self.next) as i32);
-        let arrival = i64::try_from(now.saturating_duration_since(epoch).as_millis())
-            .unwrap_or(i64::MAX / 2);
+        let arrival =
+            i64::try_from(now.saturating_duration_since(epoch).as_millis()).unwrap_or(i64::MAX / 2);
         let rel = arrival - ext;
         if let Some(last) = self.last_rel {
             let d = (rel - last).abs() as f64;
@@ -332,7 +330,8 @@ impl JitterBuffer {
             match self.lower_since {
                 None => self.lower_since = Some(now),
                 Some(t) if now.saturating_duration_since(t) >= DECREASE_HOLD => {
-                    self.target -= 1;
+                    // Halve the gap (at least one frame) per hold period.
+                    self.target -= (self.target - wanted).div_ceil(2);
                     self.lower_since = Some(now);
                 }
                 Some(_) => {}
@@ -372,7 +371,7 @@ impl JitterBuffer {
             };
         }
         self.misses += 1;
-        let hold = self.buffered == 0 || (self.buffered < self.target && self.holds == 0);
+        let hold = self.buffered == 0;
         if self.misses >= RESYNC_MISSES {
             self.reset();
             self.resyncs += 1;
@@ -380,7 +379,6 @@ impl JitterBuffer {
         }
         if hold {
             // Late rather than lost: conceal and wait, growing the delay by one frame.
-            self.holds += 1;
             return Playout::Missing { pts, next: None };
         }
         self.lost += 1;
@@ -473,7 +471,9 @@ mod tests {
     fn in_order_stream_plays_after_target_delay() {
         let t0 = Instant::now();
         let mut jb = JitterBuffer::new(2, 10);
-        let arrivals = (0..50u32).map(|i| (u64::from(i) * 60, 5000 + i * 60)).collect();
+        let arrivals = (0..50u32)
+            .map(|i| (u64::from(i) * 60, 5000 + i * 60))
+            .collect();
         let outs = simulate(&mut jb, t0, arrivals, 10, 50 * 60);
         assert_eq!(&outs[..2], &[Out::Buffering, Out::Buffering]);
         let expected: Vec<u32> = (0..48u32).map(|i| 5000 + i * 60).collect();
@@ -538,10 +538,9 @@ mod tests {
             }
             outs.push(pop(&mut jb, now));
         }
-        assert!(outs
-            .iter()
-            .all(|o| matches!(o, Out::Frame(p, d, false) if *d == payload(*p))
-                || *o == Out::Buffering));
+        assert!(outs.iter().all(
+            |o| matches!(o, Out::Frame(p, d, false) if *d == payload(*p)) || *o == Out::Buffering
+        ));
         let st = jb.stats();
         assert_eq!((st.received, st.late, st.lost), (30, 0, 0));
     }

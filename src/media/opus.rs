@@ -72,12 +72,7 @@ impl Encoder {
         let mut err: c_int = 0;
         // SAFETY: valid sample rate / channel / application constants and a valid error pointer.
         let raw = unsafe {
-            sys::opus_encoder_create(
-                SAMPLE_RATE as i32,
-                1,
-                sys::OPUS_APPLICATION_VOIP,
-                &mut err,
-            )
+            sys::opus_encoder_create(SAMPLE_RATE as i32, 1, sys::OPUS_APPLICATION_VOIP, &mut err)
         };
         check(err)?;
         let st = NonNull::new(raw).ok_or(MediaError::Opus(sys::OPUS_ALLOC_FAIL))?;
@@ -107,13 +102,7 @@ impl Encoder {
         let max = i32::try_from(out.len()).unwrap_or(i32::MAX);
         // SAFETY: `pcm` holds `frame` mono samples and `out` has `max` writable bytes.
         let n = unsafe {
-            sys::opus_encode(
-                self.st.as_ptr(),
-                pcm.as_ptr(),
-                frame,
-                out.as_mut_ptr(),
-                max,
-            )
+            sys::opus_encode(self.st.as_ptr(), pcm.as_ptr(), frame, out.as_mut_ptr(), max)
         };
         check(n).map(|n| n as usize)
     }
@@ -220,8 +209,7 @@ pub fn packet_samples(packet: &[u8]) -> Result<usize, MediaError> {
     }
     let len = i32::try_from(packet.len()).map_err(|_| MediaError::BadBufferSize)?;
     // SAFETY: `packet` has `len` readable bytes.
-    let n =
-        unsafe { sys::opus_packet_get_nb_samples(packet.as_ptr(), len, SAMPLE_RATE as i32) };
+    let n = unsafe { sys::opus_packet_get_nb_samples(packet.as_ptr(), len, SAMPLE_RATE as i32) };
     check(n).map(|n| n as usize)
 }
 

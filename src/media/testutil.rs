@@ -1,5 +1,4 @@
-//! Test helpers shared by the media unit tests: loading the real speech samples and measuring
-//! energy envelopes.
+//! Test helpers shared by the media unit tests: loading the real speech samples.
 
 use std::path::PathBuf;
 
@@ -38,23 +37,4 @@ pub fn load_sample(prefix: &str) -> Vec<i16> {
         .chunks_exact(2)
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect()
-}
-
-/// RMS of each consecutive `block`-sample block.
-pub fn rms_envelope(pcm: &[i16], block: usize) -> Vec<f64> {
-    pcm.chunks_exact(block)
-        .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / block as f64).sqrt())
-        .collect()
-}
-
-/// Pearson correlation of two equally long series.
-pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len()) as f64;
-    let (a, b) = (&a[..n as usize], &b[..n as usize]);
-    let ma = a.iter().sum::<f64>() / n;
-    let mb = b.iter().sum::<f64>() / n;
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va.sqrt() * vb.sqrt()).max(1e-9)
 }
