@@ -1,12 +1,19 @@
 //! Jitter buffer for 60 ms frames keyed by pts (milliseconds), with an adaptive target delay.
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::{FRAME_MS, MAX_FRAME_BYTES};
 
 /// What the buffer hands out for the next playout slot.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Playout<'a> {
     /// The frame for this slot. `redundant` means it came from a secondary (EC) encoding.
-    Frame { pts: u32, data: &'a [u8], redundant: bool },
+    Frame {
+        pts: u32,
+        data: &'a [u8],
+        redundant: bool,
+    },
     /// The frame is missing; `next` is the following frame if already buffered (its in-band FEC
     /// can reconstruct the missing one). The next frame is NOT consumed.
     Missing { pts: u32, next: Option<&'a [u8]> },
@@ -29,32 +36,665 @@ pub struct JitterStats {
     pub late: u64,
     /// Primary frames inserted.
     pub received: u64,
+    /// Frames dropped by the occupancy cap.
+    pub dropped: u64,
+    /// Resets after an outage or a pts jump (each followed by a re-lock).
+    pub resyncs: u64,
+}
+
+/// Pts step between consecutive frames, milliseconds.
+const STEP: u32 = FRAME_MS;
+/// Slots in the ring (frames ahead of the playout cursor that can be held).
+const SLOTS: usize = 64;
+/// Occupancy cap in frames (1.2 s); beyond it the oldest frame is dropped.
+pub const MAX_OCCUPANCY: u32 = 20;
+/// Consecutive playout misses after which the buffer resets and re-locks on the next arrival.
+pub const RESYNC_MISSES: u32 = 10;
+/// Primary arrivals whose relative delay feeds the target estimate (6 s at 60 ms).
+const ARRIVAL_WINDOW: usize = 100;
+/// Percentile of relative arrival delay the target covers.
+const PERCENTILE: f64 = 0.95;
+/// How long a lower target must persist before the target steps down by one frame.
+const DECREASE_HOLD: Duration = Duration::from_secs(1);
+
+/// One jitter slot; its buffer is allocated once and reused.
+#[derive(Default)]
+struct Slot {
+    data: Vec<u8>,
+    present: bool,
+    redundant: bool,
+}
+
+/// Playout state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not locked to any pts: waiting for the first primary frame.
+    Idle,
+    /// Locked; the cursor advances in time until it reaches the first frame.
+    Buffering,
+    /// Playing: each pop yields a frame or a miss.
+    Playing,
 }
 
 /// The jitter buffer.
+///
+/// Design (improving on 2.4.4, see media.md §4 and §11.3):
+/// * A 64-slot ring relative to the playout cursor; pts are compared with wrapping `u32`
+///   arithmetic, so the 49-day pts wrap is harmless.
+/// * On the first primary frame (or after a reset) the cursor locks `target` frames before it, so
+///   playout starts `target` frame-times after that arrival.
+/// * Target delay: for each primary arrival the relative delay `arrival − pts` is recorded; the
+///   target covers the 95th percentile minus the minimum over the last 100 arrivals, plus one
+///   frame for the playout granularity. Increases apply at once; decreases halve the gap once per second.
+///   Redundant copies never feed the estimate.
+/// * Playout is one frame per pop. A missing frame is *held* (concealment without advancing,
+///   which grows the delay by one frame) when the buffer is empty — the stream is late, not
+///   lossy; otherwise it is declared lost and the cursor moves on. Shrinking the delay is the
+///   receiver's job (it drops low-energy audio when the buffer is above target).
+/// * After [`RESYNC_MISSES`] consecutive misses (≈ 0.6 s outage) the buffer resets and re-locks on
+///   the next arrival instead of waiting for stale pts.
 pub struct JitterBuffer {
-    _private: (),
+    slots: Vec<Slot>,
+    /// Ring index of the slot at the cursor.
+    head: usize,
+    /// Pts at the playout cursor.
+    next: u32,
+    /// Cursor in unwrapped milliseconds since the last lock.
+    next_ext: i64,
+    state: State,
+    /// Present slots.
+    buffered: u32,
+    min_delay: u32,
+    max_delay: u32,
+    target: u32,
+    /// Since when the estimate has been below the target.
+    lower_since: Option<Instant>,
+    /// Consecutive pops without a frame.
+    misses: u32,
+    /// Bit i set: the frame i + 1 steps behind the cursor was played (to ignore duplicates).
+    played: u64,
+    /// Time reference of relative delays, set on lock.
+    epoch: Option<Instant>,
+    /// Recent relative delays (ms) of primary arrivals.
+    rel: VecDeque<i64>,
+    /// Scratch space for the percentile.
+    scratch: Vec<i64>,
+    last_rel: Option<i64>,
+    jitter_ms: f64,
+    lost: u64,
+    late: u64,
+    received: u64,
+    dropped: u64,
+    resyncs: u64,
 }
 
 impl JitterBuffer {
     /// `min_delay` is the minimum target delay in frames (2 as in 2.4.4; 4 when the peer sends
     /// redundancy); `max_delay` the largest target the adaptation may choose.
     pub fn new(min_delay: u32, max_delay: u32) -> JitterBuffer {
-        unimplemented!()
+        let min_delay = min_delay.clamp(1, MAX_OCCUPANCY);
+        let max_delay = max_delay.clamp(min_delay, MAX_OCCUPANCY);
+        JitterBuffer {
+            slots: (0..SLOTS).map(|_| Slot::default()).collect(),
+            head: 0,
+            next: 0,
+            next_ext: 0,
+            state: State::Idle,
+            buffered: 0,
+            min_delay,
+            max_delay,
+            target: min_delay,
+            lower_since: None,
+            misses: 0,
+            played: 0,
+            epoch: None,
+            rel: VecDeque::with_capacity(ARRIVAL_WINDOW),
+            scratch: Vec::with_capacity(ARRIVAL_WINDOW),
+            last_rel: None,
+            jitter_ms: 0.0,
+            lost: 0,
+            late: 0,
+            received: 0,
+            dropped: 0,
+            resyncs: 0,
+        }
     }
+
+    /// Sets the minimum target (frames); the target is raised at once if below it.
     pub fn set_min_delay(&mut self, frames: u32) {
-        unimplemented!()
+        self.min_delay = frames.clamp(1, MAX_OCCUPANCY);
+        self.max_delay = self.max_delay.max(self.min_delay);
+        self.target = self.target.clamp(self.min_delay, self.max_delay);
     }
+
     /// Inserts a frame. Redundant frames never replace a primary one; a primary replaces a
     /// redundant one. Frames over 1024 bytes or too old are dropped (counted as late).
     pub fn insert(&mut self, now: Instant, pts: u32, data: &[u8], redundant: bool) {
-        unimplemented!()
+        if data.is_empty() {
+            return;
+        }
+        if data.len() > MAX_FRAME_BYTES {
+            if !redundant {
+                self.late += 1;
+            }
+            return;
+        }
+        if self.state == State::Idle {
+            if redundant {
+                return;
+            }
+            self.lock(now, pts);
+        }
+        let mut offset = pts.wrapping_sub(self.next) as i32;
+        if offset >= 0 && offset as usize >= SLOTS * STEP as usize {
+            if redundant {
+                return;
+            }
+            // A jump far ahead of the cursor: the stream restarted; re-lock on it.
+            self.reset();
+            self.resyncs += 1;
+            self.lock(now, pts);
+            offset = pts.wrapping_sub(self.next) as i32;
+        }
+        if offset % STEP as i32 != 0 {
+            return; // Off the 60 ms grid this stream locked to.
+        }
+        let k = offset / STEP as i32;
+        if k < 0 {
+            self.insert_behind(now, pts, k, redundant);
+            return;
+        }
+        let idx = (self.head + k as usize) % SLOTS;
+        let slot = &mut self.slots[idx];
+        if slot.present && (redundant || !slot.redundant) {
+            return; // Duplicate, or an EC copy of a frame we already hold.
+        }
+        let was_present = slot.present;
+        slot.data.clear();
+        slot.data.extend_from_slice(data);
+        slot.present = true;
+        slot.redundant = redundant;
+        if !was_present {
+            self.buffered += 1;
+        }
+        if !redundant {
+            self.received += 1;
+            self.record_arrival(now, pts);
+        }
+        while self.buffered > MAX_OCCUPANCY {
+            self.drop_oldest();
+        }
     }
+
+    /// Handles a frame behind the cursor: a duplicate of a played frame is ignored, a redundant
+    /// copy is ignored, a primary is late (counted, feeds the delay estimate, never played).
+    fn insert_behind(&mut self, now: Instant, pts: u32, k: i32, redundant: bool) {
+        if redundant {
+            return;
+        }
+        let back = k.unsigned_abs();
+        if back <= 64 && self.played & (1u64 << (back - 1)) != 0 {
+            return;
+        }
+        self.late += 1;
+        self.record_arrival(now, pts);
+    }
+
+    /// Locks the cursor `target` frames before `pts`.
+    fn lock(&mut self, now: Instant, pts: u32) {
+        self.next = pts.wrapping_sub(self.target * STEP);
+        self.next_ext = 0;
+        self.head = 0;
+        self.state = State::Buffering;
+        self.misses = 0;
+        self.played = 0;
+        self.epoch = Some(now);
+        self.rel.clear();
+        self.last_rel = None;
+    }
+
+    /// Forgets all frames and waits for a new lock.
+    fn reset(&mut self) {
+        for s in &mut self.slots {
+            s.present = false;
+        }
+        self.buffered = 0;
+        self.state = State::Idle;
+        self.misses = 0;
+    }
+
+    /// Drops the oldest buffered frame (occupancy cap), moving the cursor past it.
+    fn drop_oldest(&mut self) {
+        while self.buffered > 0 {
+            let had = self.slots[self.head].present;
+            self.advance(false);
+            if had {
+                self.dropped += 1;
+                return;
+            }
+        }
+    }
+
+    /// Frees the cursor slot and moves the cursor one step.
+    fn advance(&mut self, played: bool) {
+        let slot = &mut self.slots[self.head];
+        if slot.present {
+            slot.present = false;
+            self.buffered -= 1;
+        }
+        self.head = (self.head + 1) % SLOTS;
+        self.next = self.next.wrapping_add(STEP);
+        self.next_ext += i64::from(STEP);
+        self.played = (self.played << 1) | u64::from(played);
+    }
+
+    /// Records a primary arrival and updates the jitter estimate and target.
+    fn record_arrival(&mut self, now: Instant, pts: u32) {
+        let Some(epoch) = self.epoch else {
+            return;
+        };
+        let ext = self.next_ext + i64::from(pts.wrapping_sub(self.next) as i32);
+        let arrival =
+            i64::try_from(now.saturating_duration_since(epoch).as_millis()).unwrap_or(i64::MAX / 2);
+        let rel = arrival - ext;
+        if let Some(last) = self.last_rel {
+            let d = (rel - last).abs() as f64;
+            self.jitter_ms += (d - self.jitter_ms) / 16.0;
+        }
+        self.last_rel = Some(rel);
+        if self.rel.len() == ARRIVAL_WINDOW {
+            self.rel.pop_front();
+        }
+        self.rel.push_back(rel);
+        self.update_target(now);
+    }
+
+    /// Recomputes the wanted delay from the arrival window and moves the target toward it.
+    fn update_target(&mut self, now: Instant) {
+        self.scratch.clear();
+        self.scratch.extend(self.rel.iter().copied());
+        self.scratch.sort_unstable();
+        let Some(&lowest) = self.scratch.first() else {
+            return;
+        };
+        let idx = ((self.scratch.len() - 1) as f64 * PERCENTILE).round() as usize;
+        let spread = (self.scratch[idx] - lowest).max(0) as u64;
+        let frames = spread.div_ceil(u64::from(STEP)) + 1;
+        let wanted = u32::try_from(frames)
+            .unwrap_or(u32::MAX)
+            .clamp(self.min_delay, self.max_delay);
+        if wanted > self.target {
+            self.target = wanted;
+            self.lower_since = None;
+        } else if wanted < self.target {
+            match self.lower_since {
+                None => self.lower_since = Some(now),
+                Some(t) if now.saturating_duration_since(t) >= DECREASE_HOLD => {
+                    // Halve the gap (at least one frame) per hold period.
+                    self.target -= (self.target - wanted).div_ceil(2);
+                    self.lower_since = Some(now);
+                }
+                Some(_) => {}
+            }
+        } else {
+            self.lower_since = None;
+        }
+    }
+
     /// Takes the next playout slot (one 60 ms frame) and advances the cursor.
-    pub fn pop(&mut self, now: Instant) -> Playout<'_> {
-        unimplemented!()
+    pub fn pop(&mut self, _now: Instant) -> Playout<'_> {
+        match self.state {
+            State::Idle => return Playout::Buffering,
+            State::Buffering => {
+                if !self.slots[self.head].present {
+                    self.advance(false);
+                    self.misses += 1;
+                    if self.misses > self.max_delay + RESYNC_MISSES {
+                        self.reset();
+                    }
+                    return Playout::Buffering;
+                }
+                self.state = State::Playing;
+            }
+            State::Playing => {}
+        }
+        let pts = self.next;
+        let idx = self.head;
+        if self.slots[idx].present {
+            self.misses = 0;
+            self.advance(true);
+            let slot = &self.slots[idx];
+            return Playout::Frame {
+                pts,
+                data: &slot.data,
+                redundant: slot.redundant,
+            };
+        }
+        self.misses += 1;
+        let hold = self.buffered == 0;
+        if self.misses >= RESYNC_MISSES {
+            self.reset();
+            self.resyncs += 1;
+            return Playout::Missing { pts, next: None };
+        }
+        if hold {
+            // Late rather than lost: conceal and wait, growing the delay by one frame.
+            return Playout::Missing { pts, next: None };
+        }
+        self.lost += 1;
+        self.advance(false);
+        let slot = &self.slots[self.head];
+        let next = (slot.present && !slot.redundant).then_some(slot.data.as_slice());
+        Playout::Missing { pts, next }
     }
+
+    /// Current statistics.
     pub fn stats(&self) -> JitterStats {
-        unimplemented!()
+        JitterStats {
+            buffered: self.buffered,
+            target_delay: self.target,
+            jitter_ms: self.jitter_ms,
+            lost: self.lost,
+            late: self.late,
+            received: self.received,
+            dropped: self.dropped,
+            resyncs: self.resyncs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// What one pop produced, owned.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Out {
+        Frame(u32, Vec<u8>, bool),
+        Missing(u32, Option<Vec<u8>>),
+        Buffering,
+    }
+
+    fn pop(jb: &mut JitterBuffer, now: Instant) -> Out {
+        match jb.pop(now) {
+            Playout::Frame {
+                pts,
+                data,
+                redundant,
+            } => Out::Frame(pts, data.to_vec(), redundant),
+            Playout::Missing { pts, next } => Out::Missing(pts, next.map(<[u8]>::to_vec)),
+            Playout::Buffering => Out::Buffering,
+        }
+    }
+
+    fn payload(pts: u32) -> Vec<u8> {
+        pts.to_le_bytes().to_vec()
+    }
+
+    /// Runs arrivals (ms, pts) against pops every 60 ms starting at `pop_phase` ms, until
+    /// `end_ms`; returns the pop results.
+    fn simulate(
+        jb: &mut JitterBuffer,
+        t0: Instant,
+        mut arrivals: Vec<(u64, u32)>,
+        pop_phase: u64,
+        end_ms: u64,
+    ) -> Vec<Out> {
+        arrivals.sort_by_key(|a| a.0);
+        let mut out = Vec::new();
+        let mut ai = 0;
+        let mut t_pop = pop_phase;
+        while t_pop < end_ms {
+            while ai < arrivals.len() && arrivals[ai].0 <= t_pop {
+                let (t, pts) = arrivals[ai];
+                jb.insert(t0 + Duration::from_millis(t), pts, &payload(pts), false);
+                ai += 1;
+            }
+            out.push(pop(jb, t0 + Duration::from_millis(t_pop)));
+            t_pop += 60;
+        }
+        out
+    }
+
+    fn played(outs: &[Out]) -> Vec<u32> {
+        outs.iter()
+            .filter_map(|o| match o {
+                Out::Frame(p, _, _) => Some(*p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn in_order_stream_plays_after_target_delay() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(2, 10);
+        let arrivals = (0..50u32)
+            .map(|i| (u64::from(i) * 60, 5000 + i * 60))
+            .collect();
+        let outs = simulate(&mut jb, t0, arrivals, 10, 50 * 60);
+        assert_eq!(&outs[..2], &[Out::Buffering, Out::Buffering]);
+        let expected: Vec<u32> = (0..48u32).map(|i| 5000 + i * 60).collect();
+        assert_eq!(played(&outs), expected);
+        assert_eq!(outs[2], Out::Frame(5000, payload(5000), false));
+        let st = jb.stats();
+        assert_eq!((st.lost, st.late, st.received), (0, 0, 50));
+        assert_eq!(st.target_delay, 2);
+    }
+
+    #[test]
+    fn pts_wrap_is_transparent() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(2, 10);
+        let base = u32::MAX - 5 * 60 + 1;
+        let arrivals = (0..20u32)
+            .map(|i| (u64::from(i) * 60, base.wrapping_add(i * 60)))
+            .collect();
+        let outs = simulate(&mut jb, t0, arrivals, 10, 20 * 60);
+        let expected: Vec<u32> = (0..18u32).map(|i| base.wrapping_add(i * 60)).collect();
+        assert_eq!(played(&outs), expected);
+    }
+
+    #[test]
+    fn reordering_within_delay_is_absorbed() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(2, 10);
+        // Swap every pair: frame 2k+1 arrives before 2k.
+        let arrivals = (0..40u32)
+            .map(|i| {
+                let slot = if i % 2 == 0 { i + 1 } else { i - 1 };
+                (u64::from(slot) * 60, i * 60)
+            })
+            .collect();
+        let outs = simulate(&mut jb, t0, arrivals, 10, 40 * 60);
+        let p = played(&outs);
+        assert!(p.windows(2).all(|w| w[1] == w[0] + 60));
+        assert!(p.len() >= 36);
+        assert_eq!(jb.stats().lost, 0);
+        assert_eq!(jb.stats().late, 0);
+    }
+
+    #[test]
+    fn duplicates_and_redundant_copies_are_harmless() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(2, 10);
+        let mut outs = Vec::new();
+        for i in 0..30u32 {
+            let now = t0 + Duration::from_millis(u64::from(i) * 60);
+            let pts = i * 60;
+            jb.insert(now, pts, &payload(pts), false);
+            jb.insert(now, pts, &payload(pts), false);
+            // EC copies of this and the two previous frames (some already played).
+            for back in 0..3u32 {
+                if let Some(p) = pts.checked_sub(back * 60) {
+                    jb.insert(now, p, b"ec", true);
+                }
+            }
+            // A duplicate of an already played frame.
+            if i > 5 {
+                jb.insert(now, pts - 4 * 60, &payload(pts - 240), false);
+            }
+            outs.push(pop(&mut jb, now));
+        }
+        assert!(outs.iter().all(
+            |o| matches!(o, Out::Frame(p, d, false) if *d == payload(*p)) || *o == Out::Buffering
+        ));
+        let st = jb.stats();
+        assert_eq!((st.received, st.late, st.lost), (30, 0, 0));
+    }
+
+    #[test]
+    fn primary_replaces_redundant_but_not_vice_versa() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(2, 10);
+        jb.insert(t0, 0, b"p0", false);
+        jb.insert(t0, 60, b"ec60", true);
+        jb.insert(t0, 60, b"p60", false);
+        jb.insert(t0, 120, b"p120", false);
+        jb.insert(t0, 120, b"ec120", true);
+        jb.insert(t0, 180, b"ec180", true);
+        let mut frames = Vec::new();
+        for _ in 0..6 {
+            if let Out::Frame(p, d, r) = pop(&mut jb, t0) {
+                frames.push((p, d, r));
+            }
+        }
+        assert_eq!(
+            frames,
+            vec![
+                (0, b"p0".to_vec(), false),
+                (60, b"p60".to_vec(), false),
+                (120, b"p120".to_vec(), false),
+                (180, b"ec180".to_vec(), true),
+            ]
+        );
+        assert_eq!(jb.stats().received, 3);
+    }
+
+    #[test]
+    fn missing_frame_exposes_next_without_consuming_it() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(2, 10);
+        let at = |i: u32| t0 + Duration::from_millis(u64::from(i) * 60);
+        for i in [0u32, 1, 2, 4, 5, 6, 7] {
+            jb.insert(at(i), i * 60, &payload(i * 60), false);
+        }
+        let outs: Vec<Out> = (0..7).map(|i| pop(&mut jb, at(7 + i))).collect();
+        assert_eq!(outs[2], Out::Frame(0, payload(0), false));
+        assert_eq!(outs[5], Out::Missing(180, Some(payload(240))));
+        assert_eq!(outs[6], Out::Frame(240, payload(240), false));
+        assert_eq!(jb.stats().lost, 1);
+        // The lost frame arriving now is late and not played.
+        jb.insert(t0, 180, &payload(180), false);
+        assert_eq!(jb.stats().late, 1);
+        assert_eq!(pop(&mut jb, t0), Out::Frame(300, payload(300), false));
+    }
+
+    #[test]
+    fn oversized_frames_are_rejected() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(2, 10);
+        jb.insert(t0, 0, &[0u8; MAX_FRAME_BYTES + 1], false);
+        assert_eq!(jb.stats().late, 1);
+        assert_eq!(jb.stats().received, 0);
+        assert_eq!(pop(&mut jb, t0), Out::Buffering);
+    }
+
+    #[test]
+    fn occupancy_cap_drops_oldest() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(2, 10);
+        for i in 0..30u32 {
+            jb.insert(t0, i * 60, &payload(i * 60), false);
+        }
+        let st = jb.stats();
+        assert_eq!(st.buffered, MAX_OCCUPANCY);
+        assert_eq!(st.dropped, 10);
+        assert_eq!(pop(&mut jb, t0), Out::Frame(600, payload(600), false));
+    }
+
+    #[test]
+    fn jitter_raises_target_and_keeps_late_frames_low() {
+        let t0 = Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut jb = JitterBuffer::new(2, 10);
+        let n = 500u32;
+        let arrivals = (0..n)
+            .map(|i| (u64::from(i) * 60 + rng.gen_range(0..=100), i * 60))
+            .collect();
+        let outs = simulate(&mut jb, t0, arrivals, 10, u64::from(n) * 60);
+        let st = jb.stats();
+        assert!(st.target_delay >= 3, "target {}", st.target_delay);
+        assert!(st.jitter_ms > 10.0, "jitter {}", st.jitter_ms);
+        assert!(st.late * 100 <= u64::from(n) * 2, "late {}", st.late);
+        assert!(played(&outs).len() as u32 >= n - 20);
+
+        // The same buffer under a clean stream brings the target back to the minimum.
+        let mut jb2 = JitterBuffer::new(2, 10);
+        let arrivals = (0..n).map(|i| (u64::from(i) * 60, i * 60)).collect();
+        simulate(&mut jb2, t0, arrivals, 10, u64::from(n) * 60);
+        assert_eq!(jb2.stats().target_delay, 2);
+    }
+
+    #[test]
+    fn target_decreases_slowly_after_jitter_ends() {
+        let t0 = Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut jb = JitterBuffer::new(2, 10);
+        let arrivals = (0..600u32)
+            .map(|i| {
+                let d = if i < 200 { rng.gen_range(0..=150) } else { 0 };
+                (u64::from(i) * 60 + d, i * 60)
+            })
+            .collect();
+        let mut outs = simulate(&mut jb, t0, arrivals, 10, 200 * 60);
+        let high = jb.stats().target_delay;
+        assert!(high >= 3);
+        // Continue the same stream: after the window forgets the jitter, the target steps down.
+        let rest = (200..600u32).map(|i| (u64::from(i) * 60, i * 60)).collect();
+        outs.extend(simulate(&mut jb, t0, rest, 200 * 60 + 10, 600 * 60));
+        assert_eq!(jb.stats().target_delay, 2);
+    }
+
+    #[test]
+    fn long_outage_resyncs_quickly() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(2, 10);
+        // 5 s of audio, a 3 s outage (peer pts keeps running), then 2 s more.
+        let arrivals = (0..167u32)
+            .filter(|i| !(84..134).contains(i))
+            .map(|i| (u64::from(i) * 60, i * 60))
+            .collect();
+        let outs = simulate(&mut jb, t0, arrivals, 10, 167 * 60);
+        // After the outage starts, misses lead to a reset (Buffering, not endless Missing).
+        let during = &outs[100..130];
+        assert!(during.iter().all(|o| *o == Out::Buffering));
+        assert_eq!(jb.stats().resyncs, 1);
+        // Output resumes within 0.5 s of the first new arrival (pop index 134 ≈ t = 8.04 s).
+        let first = outs[134..]
+            .iter()
+            .position(|o| matches!(o, Out::Frame(..)))
+            .unwrap();
+        assert!(first * 60 <= 500, "resumed after {} ms", first * 60);
+    }
+
+    #[test]
+    fn paused_sender_resumes_with_old_pts() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(2, 10);
+        // The sender stops for 3 s without advancing pts (2.4.4 does that when it drops frames).
+        let arrivals = (0..100u32)
+            .map(|i| {
+                let t = u64::from(i) * 60 + if i >= 50 { 3000 } else { 0 };
+                (t, i * 60)
+            })
+            .collect();
+        let outs = simulate(&mut jb, t0, arrivals, 10, 100 * 60 + 3000);
+        let p = played(&outs);
+        assert!(p.len() >= 90, "played {}", p.len());
+        assert!(p.contains(&(60 * 60)));
+        assert!(jb.stats().late <= 2);
     }
 }

@@ -6,6 +6,8 @@ pub mod jitter;
 pub mod opus;
 pub mod receiver;
 pub mod sender;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use bitrate::{BitrateController, BitrateLimits, SendFeedback};
 pub use jitter::{JitterBuffer, JitterStats};
