@@ -541,3 +541,13 @@ fn hostile_datagrams_are_dropped_and_counted() {
     assert_eq!(sim.a.state(), CallState::Established);
     assert!(!sim.a.ever_reconnecting());
 }
+
+#[test]
+fn a_single_relay_gets_an_rtt_too() {
+    let mut sim = Sim::new(SimNet::new(&[25], 0.0, 1), SessionTunables::default());
+    sim.connect_both();
+    sim.run_until(Duration::from_secs(3));
+    let rtt = sim.a.current_rtt().expect("rtt measured");
+    assert!(rtt >= Duration::from_millis(50) && rtt < Duration::from_millis(60), "{rtt:?}");
+    assert_eq!(sim.b.preferred_relay_rtt(), sim.b.current_rtt());
+}
