@@ -4,15 +4,17 @@
 //! buffer, bitrate), [`audio`] (the real-time thread), [`net`] (sockets and the driver thread),
 //! [`ffi`] (the C ABI). [`Controller`] ties them together.
 
-pub mod audio;
-pub mod media;
-pub mod sync;
-pub mod wire;
 pub mod api;
-pub mod session;
+pub mod audio;
 pub mod controller;
+pub mod media;
 pub mod net;
 pub mod server_config;
+pub mod session;
+pub mod sync;
+pub mod wire;
 
-pub use api::{CallError, CallState, Config, DataSaving, Endpoint, EndpointType, NetworkType, TrafficStats};
+pub use api::{
+    CallError, CallState, Config, DataSaving, Endpoint, EndpointType, NetworkType, TrafficStats,
+};
 pub use controller::{Controller, ControllerError};

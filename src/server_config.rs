@@ -51,7 +51,9 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// The current global values.
     pub fn current() -> ServerConfig {
-        ServerConfig { values: STORE.lock().clone().unwrap_or_default() }
+        ServerConfig {
+            values: STORE.lock().clone().unwrap_or_default(),
+        }
     }
 
     /// A number (JSON number or numeric string), or `default`.
@@ -66,7 +68,10 @@ impl ServerConfig {
     /// An integer, or `default`.
     pub fn i64(&self, key: &str, default: i64) -> i64 {
         match self.values.get(key) {
-            Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(default),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f as i64))
+                .unwrap_or(default),
             Some(Value::String(s)) => s.trim().parse().unwrap_or(default),
             _ => default,
         }

@@ -12,7 +12,13 @@ fn bytes_per_second(r: &CallResult) -> (f64, f64) {
     (sent / secs, recvd / secs)
 }
 
-fn report(profile: &str, a: &CallResult, b: &CallResult, sa: &serde_json::Value, sb: &serde_json::Value) {
+fn report(
+    profile: &str,
+    a: &CallResult,
+    b: &CallResult,
+    sa: &serde_json::Value,
+    sb: &serde_json::Value,
+) {
     // Mouth-to-ear: when the callee played a sample minus when the caller read it.
     let m2e_ab = (b.timestamps[3] as f64 - a.timestamps[1] as f64) / 1000.0
         + sb["delay_ms"].as_f64().unwrap_or(f64::NAN);
@@ -50,17 +56,26 @@ fn wifi_call_has_good_speech_both_ways() {
     for r in [&a, &b] {
         let t = r.first("ESTABLISHED").expect("established");
         assert!(t < 1.0, "ESTABLISHED after {t} s");
-        assert!(r.first("RECONNECTING").is_none() && r.first("FAILED").is_none(), "{:?}", r.states);
+        assert!(
+            r.first("RECONNECTING").is_none() && r.first("FAILED").is_none(),
+            "{:?}",
+            r.states
+        );
         assert_eq!(r.debug_log["protocol_version"], 9);
         assert_eq!(r.debug_log["libtgvoip_version"], "2.4.4");
     }
     for (name, s) in [("callee hears caller", &sb), ("caller hears callee", &sa)] {
-        let pesq = s["pesq_wb"].as_f64().unwrap_or_else(|| panic!("{name}: no PESQ: {s}"));
+        let pesq = s["pesq_wb"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name}: no PESQ: {s}"));
         assert!(pesq >= 3.0, "{name}: PESQ-WB {pesq} < 3.0 ({s})");
     }
     // What we encoded (PRE) is what the peer heard.
     let pre = score(&sample(CALLER_SAMPLE), &a.pre);
-    assert!(pre["pesq_wb"].as_f64().unwrap_or(0.0) >= 3.0, "preprocessed audio: {pre}");
+    assert!(
+        pre["pesq_wb"].as_f64().unwrap_or(0.0) >= 3.0,
+        "preprocessed audio: {pre}"
+    );
 }
 
 #[test]
@@ -80,12 +95,23 @@ fn call_on_3g2_stays_established_with_speech_both_ways() {
         assert!(r.first("ESTABLISHED").is_some(), "{:?}", r.states);
         assert!(r.first("FAILED").is_none(), "{:?}", r.states);
         // Stays established to the end: any RECONNECTING must have recovered.
-        assert_eq!(r.states.last().map(|s| s.1.as_str()), Some("ESTABLISHED"), "{:?}", r.states);
+        assert_eq!(
+            r.states.last().map(|s| s.1.as_str()),
+            Some("ESTABLISHED"),
+            "{:?}",
+            r.states
+        );
     }
     for (name, s) in [("callee hears caller", &sb), ("caller hears callee", &sa)] {
         let speech = s["speech_fraction"].as_f64().unwrap_or(0.0);
         let reference = s["ref_speech_fraction"].as_f64().unwrap_or(1.0);
-        assert!(speech >= 0.5 * reference, "{name}: speech fraction {speech} vs sent {reference} ({s})");
-        assert!(s["corr"].as_f64().unwrap_or(0.0) > 0.3, "{name}: recording does not follow the speech ({s})");
+        assert!(
+            speech >= 0.5 * reference,
+            "{name}: speech fraction {speech} vs sent {reference} ({s})"
+        );
+        assert!(
+            s["corr"].as_f64().unwrap_or(0.0) > 0.3,
+            "{name}: recording does not follow the speech ({s})"
+        );
     }
 }

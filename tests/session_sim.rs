@@ -2,7 +2,7 @@
 //! that pair tags like Telegram's reflectors, per-datagram loss and delay. No sockets, no sleeping.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -90,7 +90,13 @@ impl SimNet {
             return;
         }
         self.order += 1;
-        self.queue.push(Reverse(InFlight { at, order: self.order, to, from, data }));
+        self.queue.push(Reverse(InFlight {
+            at,
+            order: self.order,
+            to,
+            from,
+            data,
+        }));
     }
 
     /// A datagram from a client reaches relay `to`; the relay forwards it to the other side.
@@ -252,9 +258,13 @@ impl Sim {
         let end = self.t0 + until;
         loop {
             let mut next = end;
-            for t in [self.a.poll_timeout(), self.b.poll_timeout(), self.net.next_at()]
-                .into_iter()
-                .flatten()
+            for t in [
+                self.a.poll_timeout(),
+                self.b.poll_timeout(),
+                self.net.next_at(),
+            ]
+            .into_iter()
+            .flatten()
             {
                 next = next.min(t);
             }
@@ -271,7 +281,9 @@ impl Sim {
             }
             self.now = next;
             while self.net.next_at().is_some_and(|t| t <= self.now) {
-                let Some(Reverse(d)) = self.net.queue.pop() else { break };
+                let Some(Reverse(d)) = self.net.queue.pop() else {
+                    break;
+                };
                 self.net.delivered += 1;
                 if d.to == A_ADDR {
                     self.a.handle_datagram(self.now, d.from, &d.data);
@@ -316,7 +328,10 @@ fn handshake_completes_on_a_clean_network() {
     sim.run_until(Duration::from_secs(3));
     for which in 0..2 {
         let t = sim.established_at(which).expect("established");
-        assert!(t < Duration::from_millis(700), "side {which} established at {t:?}");
+        assert!(
+            t < Duration::from_millis(700),
+            "side {which} established at {t:?}"
+        );
         assert_eq!(sim.obs[which].states[0].1, CallState::WaitInitAck);
     }
     assert_eq!(sim.a.peer_version(), 9);
@@ -331,14 +346,21 @@ fn handshake_completes_on_a_clean_network() {
     let stats = sim.a.stats();
     // INIT copies through the second relay are duplicates; nothing else may be dropped.
     let d = stats.drops;
-    assert_eq!(d.decrypt + d.parse + d.bad_tag + d.unknown_source + d.too_old, 0, "{d:?}");
+    assert_eq!(
+        d.decrypt + d.parse + d.bad_tag + d.unknown_source + d.too_old,
+        0,
+        "{d:?}"
+    );
     assert_eq!(stats.lost_out, 0);
 }
 
 #[test]
 fn handshake_completes_under_30_percent_loss() {
     for seed in 0..20 {
-        let mut sim = Sim::new(SimNet::new(&[20, 40], 0.30, seed), SessionTunables::default());
+        let mut sim = Sim::new(
+            SimNet::new(&[20, 40], 0.30, seed),
+            SessionTunables::default(),
+        );
         sim.connect_both();
         sim.run_until(Duration::from_secs(10));
         for which in 0..2 {
@@ -352,13 +374,19 @@ fn handshake_completes_under_30_percent_loss() {
         assert_eq!(sim.b.peer_version(), 9, "seed {seed}");
         // Loss is measured on the way out (both hops lose 30%: about half the packets).
         let loss = sim.a.send_report().loss_ratio;
-        assert!(loss > 0.25 && loss < 0.75, "seed {seed}: measured loss {loss}");
+        assert!(
+            loss > 0.25 && loss < 0.75,
+            "seed {seed}: measured loss {loss}"
+        );
     }
 }
 
 #[test]
 fn init_timeout_fires_at_the_configured_instant() {
-    let tunables = SessionTunables { init_timeout: Duration::from_secs(7), ..Default::default() };
+    let tunables = SessionTunables {
+        init_timeout: Duration::from_secs(7),
+        ..Default::default()
+    };
     let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), tunables);
     sim.a.connect(sim.now); // the callee never connects
     sim.flush();
@@ -376,7 +404,10 @@ fn init_timeout_fires_at_the_configured_instant() {
 
 #[test]
 fn receive_timeout_goes_reconnecting_then_failed() {
-    let tunables = SessionTunables { recv_timeout: Duration::from_secs(5), ..Default::default() };
+    let tunables = SessionTunables {
+        recv_timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
     let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), tunables);
     sim.connect_both();
     sim.run_until(Duration::from_secs(3));
@@ -386,11 +417,22 @@ fn receive_timeout_goes_reconnecting_then_failed() {
     let cut = sim.now - sim.t0;
     sim.run_until(Duration::from_secs(12));
     let states = &sim.obs[0].states;
-    let reconnecting = states.iter().find(|(_, s)| *s == CallState::Reconnecting).unwrap().0;
-    let failed = states.iter().find(|(_, s)| *s == CallState::Failed).unwrap().0;
+    let reconnecting = states
+        .iter()
+        .find(|(_, s)| *s == CallState::Reconnecting)
+        .unwrap()
+        .0;
+    let failed = states
+        .iter()
+        .find(|(_, s)| *s == CallState::Failed)
+        .unwrap()
+        .0;
     // The last packet arrived within 60 ms before the cut.
     let last_recv = reconnecting - Duration::from_secs(2);
-    assert!(last_recv <= cut && cut - last_recv < Duration::from_millis(80), "{last_recv:?} {cut:?}");
+    assert!(
+        last_recv <= cut && cut - last_recv < Duration::from_millis(80),
+        "{last_recv:?} {cut:?}"
+    );
     assert_eq!(failed - last_recv, Duration::from_secs(5));
     assert_eq!(sim.a.last_error(), Some(CallError::Timeout));
     assert!(sim.a.ever_reconnecting());
@@ -421,7 +463,11 @@ fn mute_is_signalled_and_keeps_the_link_alive() {
     sim.run_until(Duration::from_secs(8));
     assert!(!sim.a.can_send_audio());
     // The callee learned the stream is disabled despite 20% loss, and never went RECONNECTING.
-    let last = sim.obs[1].peer_stream.last().copied().expect("stream flags received");
+    let last = sim.obs[1]
+        .peer_stream
+        .last()
+        .copied()
+        .expect("stream flags received");
     assert!(!last.1, "{last:?}");
     assert_eq!(sim.b.state(), CallState::Established);
     assert!(!sim.b.ever_reconnecting());
@@ -444,8 +490,14 @@ fn relay_pings_measure_rtt_and_pick_the_faster_relay() {
     let slow = rtts[0].expect("rtt of relay 0");
     let fast = rtts[1].expect("rtt of relay 1");
     // Each relay delays each hop; a PING/PONG crosses it twice.
-    assert!(slow >= Duration::from_millis(300) && slow < Duration::from_millis(320), "{slow:?}");
-    assert!(fast >= Duration::from_millis(20) && fast < Duration::from_millis(30), "{fast:?}");
+    assert!(
+        slow >= Duration::from_millis(300) && slow < Duration::from_millis(320),
+        "{slow:?}"
+    );
+    assert!(
+        fast >= Duration::from_millis(20) && fast < Duration::from_millis(30),
+        "{fast:?}"
+    );
     assert_eq!(sim.a.preferred_relay_id(), 101);
     assert_eq!(sim.b.preferred_relay_id(), 101);
 }
@@ -458,7 +510,9 @@ fn redundancy_is_delivered_with_the_right_timestamps() {
     sim.run_until(Duration::from_secs(2));
     let now = sim.now;
     for _ in 0..3 {
-        assert!(sim.a.send_audio(now, &[1, 2, 3], &[vec![7; 10], vec![8; 10], vec![9; 10]]));
+        assert!(sim
+            .a
+            .send_audio(now, &[1, 2, 3], &[vec![7; 10], vec![8; 10], vec![9; 10]]));
     }
     sim.flush();
     sim.run_until(Duration::from_secs(3));
@@ -469,7 +523,17 @@ fn redundancy_is_delivered_with_the_right_timestamps() {
     // Three entries per packet covering pts-120, pts-60 and pts (wrapping below zero).
     assert_eq!(
         redundant,
-        vec![0u32.wrapping_sub(120), 0u32.wrapping_sub(60), 0, 0u32.wrapping_sub(60), 0, 60, 0, 60, 120]
+        vec![
+            0u32.wrapping_sub(120),
+            0u32.wrapping_sub(60),
+            0,
+            0u32.wrapping_sub(60),
+            0,
+            60,
+            0,
+            60,
+            120
+        ]
     );
 }
 
@@ -494,7 +558,10 @@ fn a_peer_below_version_3_is_incompatible() {
     let init = [2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0];
     assert!(matches!(
         Payload::parse(PacketType::INIT, &init, 0),
-        Ok(Payload::Init(wire::Init { protocol_version: 2, .. }))
+        Ok(Payload::Init(wire::Init {
+            protocol_version: 2,
+            ..
+        }))
     ));
     let header = Header {
         ptype: PacketType::INIT,
@@ -548,6 +615,9 @@ fn a_single_relay_gets_an_rtt_too() {
     sim.connect_both();
     sim.run_until(Duration::from_secs(3));
     let rtt = sim.a.current_rtt().expect("rtt measured");
-    assert!(rtt >= Duration::from_millis(50) && rtt < Duration::from_millis(60), "{rtt:?}");
+    assert!(
+        rtt >= Duration::from_millis(50) && rtt < Duration::from_millis(60),
+        "{rtt:?}"
+    );
     assert_eq!(sim.b.preferred_relay_rtt(), sim.b.current_rtt());
 }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tgvoip::audio::{chunk_ring, AudioIo, ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
 use tgvoip::{CallState, Config, Controller, DataSaving, Endpoint, EndpointType, NetworkType};
 
-const USAGE: &str = "usage: tgvoip-call HOST:PORT TAGHEX -k KEYHEX -i IN.pcm -o OUT.pcm [-p PRE.pcm]
+const USAGE: &str =
+    "usage: tgvoip-call HOST:PORT TAGHEX -k KEYHEX -i IN.pcm -o OUT.pcm [-p PRE.pcm]
        [-c SERVER_CONFIG.json] [-r caller|callee] [-t NETTYPE 0..11] [-s never|mobile|always]
        [-n yes|no] [-g yes|no] [--drain SECS] [--init-timeout SECS] [--mute-at SECS:SECS]
 
@@ -147,7 +148,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     if args.key.len() != 256 {
-        return Err(format!("-k must be a 256-byte key (512 hex digits), got {} bytes", args.key.len()));
+        return Err(format!(
+            "-k must be a 256-byte key (512 hex digits), got {} bytes",
+            args.key.len()
+        ));
     }
     if args.input.as_os_str().is_empty() || args.output.as_os_str().is_empty() {
         return Err("-i and -o are required".into());
@@ -171,7 +175,9 @@ fn cpu_seconds() -> f64 {
 
 /// Microseconds since the Unix epoch.
 fn epoch_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// When audio was first and last read from IN and written to OUT (µs since the epoch; 0 = never).
@@ -233,7 +239,10 @@ fn drain(rx: &mut ChunkConsumer, heard: &mut Vec<i16>) {
 
 fn read_pcm(path: &PathBuf) -> Result<Vec<i16>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
+    Ok(bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect())
 }
 
 fn write_pcm(path: &PathBuf, samples: &[i16]) -> Result<(), String> {
@@ -293,7 +302,8 @@ fn run(args: Args) -> Result<bool, String> {
         ..Config::default()
     });
     ctl.set_network_type(args.network);
-    ctl.set_encryption_key(&args.key, args.caller).map_err(|e| e.to_string())?;
+    ctl.set_encryption_key(&args.key, args.caller)
+        .map_err(|e| e.to_string())?;
     let (ipv4, ipv6) = match args.relay.ip() {
         std::net::IpAddr::V4(v4) => (Some(v4), None),
         std::net::IpAddr::V6(v6) => (None, Some(v6)),
@@ -317,7 +327,11 @@ fn run(args: Args) -> Result<bool, String> {
     let t0 = Instant::now();
     let sending_cb = sending.clone();
     ctl.set_state_callback(Box::new(move |state| {
-        eprintln!("tgvoip-call: {:.3} state {}", t0.elapsed().as_secs_f64(), state.name());
+        eprintln!(
+            "tgvoip-call: {:.3} state {}",
+            t0.elapsed().as_secs_f64(),
+            state.name()
+        );
         if state == CallState::Established {
             sending_cb.store(true, Ordering::Release);
         }
@@ -345,7 +359,11 @@ fn run(args: Args) -> Result<bool, String> {
             if want != muted {
                 muted = want;
                 ctl.set_mic_mute(muted);
-                eprintln!("tgvoip-call: {:.3} mic {}", t0.elapsed().as_secs_f64(), if muted { "muted" } else { "unmuted" });
+                eprintln!(
+                    "tgvoip-call: {:.3} mic {}",
+                    t0.elapsed().as_secs_f64(),
+                    if muted { "muted" } else { "unmuted" }
+                );
             }
         }
         if input_done.load(Ordering::Acquire) && done_at.is_none() {

@@ -100,7 +100,10 @@ pub fn debug_string(snap: &Snapshot) -> String {
         bandwidth: crate::media::opus::Bandwidth::Auto,
     });
     if sender.redundancy_level > 0 {
-        s.push_str(&format!("ShittyInternetMode: level {}\n", sender.redundancy_level));
+        s.push_str(&format!(
+            "ShittyInternetMode: level {}\n",
+            sender.redundancy_level
+        ));
     }
     let rx = &snap.receiver;
     s.push_str(&format!(
@@ -108,8 +111,14 @@ pub fn debug_string(snap: &Snapshot) -> String {
         rx.target_delay_ms, rx.buffered_ms, rx.jitter_ms
     ));
     s.push_str(&format!("RTT: {} ms\n", snap.rtt_ms));
-    s.push_str(&format!("Key fingerprint: (MTProto{})\n", if snap.mtproto2 { "2.0" } else { "1.0" }));
-    s.push_str(&format!("Last sent/ack'd seq: {}/{}\n", snap.seqs.0, snap.seqs.1));
+    s.push_str(&format!(
+        "Key fingerprint: (MTProto{})\n",
+        if snap.mtproto2 { "2.0" } else { "1.0" }
+    ));
+    s.push_str(&format!(
+        "Last sent/ack'd seq: {}/{}\n",
+        snap.seqs.0, snap.seqs.1
+    ));
     s.push_str(&format!("Last recvd seq: {}\n", snap.seqs.2));
     s.push_str(&format!(
         "Send/recv losses: {}/{} ({}%)\n",
@@ -131,19 +140,35 @@ mod tests {
     #[test]
     fn json11_formatting_sorts_keys_and_spaces_separators() {
         let v = json!({"b": 1, "a": {"z": [1, 2], "y": "s"}, "c": true});
-        assert_eq!(json11(&v), r#"{"a": {"y": "s", "z": [1, 2]}, "b": 1, "c": true}"#);
+        assert_eq!(
+            json11(&v),
+            r#"{"a": {"y": "s", "z": [1, 2]}, "b": 1, "c": true}"#
+        );
     }
 
     #[test]
     fn debug_log_has_the_2_4_4_keys() {
-        let snap = Snapshot { peer_version: 9, preferred_relay_id: 42, ..Snapshot::default() };
+        let snap = Snapshot {
+            peer_version: 9,
+            preferred_relay_id: 42,
+            ..Snapshot::default()
+        };
         let v = debug_log_value(&snap, NetworkType::Wifi, CallState::Established);
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
             [
-                "libtgvoip_version", "log_type", "network", "p2p_type", "packet_stats",
-                "pref_relay", "problems", "protocol_version", "relay_rtt", "rtt", "tcp_used",
+                "libtgvoip_version",
+                "log_type",
+                "network",
+                "p2p_type",
+                "packet_stats",
+                "pref_relay",
+                "problems",
+                "protocol_version",
+                "relay_rtt",
+                "rtt",
+                "tcp_used",
                 "udp_avail"
             ]
         );

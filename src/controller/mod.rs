@@ -13,10 +13,8 @@ use crossbeam_channel::{unbounded, Sender};
 
 use crate::api::{CallError, CallState, Config, Endpoint, NetworkType, TrafficStats};
 use crate::audio::{chunk_ring, AudioIo, AudioShared, AudioThread};
-use crate::media::{
-    AudioReceiver, AudioSender, BitrateController, BitrateLimits, SenderSettings,
-};
 use crate::media::opus::Bandwidth;
+use crate::media::{AudioReceiver, AudioSender, BitrateController, BitrateLimits, SenderSettings};
 use crate::net::engine::{Command, Engine, EngineShared, Notice, PreprocessedSink, Snapshot};
 use crate::net::UdpTransport;
 use crate::server_config::ServerConfig;
@@ -113,7 +111,10 @@ impl Controller {
     /// A controller in WAIT_INIT with default config.
     pub fn new() -> Controller {
         Controller {
-            setup: Mutex::new(Setup { max_layer: crate::wire::CONNECTION_MAX_LAYER, ..Setup::default() }),
+            setup: Mutex::new(Setup {
+                max_layer: crate::wire::CONNECTION_MAX_LAYER,
+                ..Setup::default()
+            }),
             running: Mutex::new(None),
             shared: Arc::new(EngineShared::default()),
             audio_shared: Arc::new(AudioShared::default()),
@@ -154,8 +155,13 @@ impl Controller {
         if endpoints.is_empty() {
             return Err(ControllerError::InvalidArgument("no endpoints"));
         }
-        if endpoints.iter().all(|e| e.ipv4.is_none() && e.ipv6.is_none()) {
-            return Err(ControllerError::InvalidArgument("no endpoint has an address"));
+        if endpoints
+            .iter()
+            .all(|e| e.ipv4.is_none() && e.ipv6.is_none())
+        {
+            return Err(ControllerError::InvalidArgument(
+                "no endpoint has an address",
+            ));
         }
         let mut s = self.setup.lock();
         s.endpoints = endpoints;
@@ -171,7 +177,10 @@ impl Controller {
             s.network = network;
             s.config.data_saving.active_on(network)
         };
-        self.send(Command::SetNetwork { network, data_saving });
+        self.send(Command::SetNetwork {
+            network,
+            data_saving,
+        });
     }
 
     /// Mutes or unmutes the microphone. While muted no audio is sent and the peer is told.
@@ -232,13 +241,16 @@ impl Controller {
         let mut running = self.running.lock();
         let mut s = self.setup.lock();
         if !s.started || s.stopped {
-            return Err(ControllerError::InvalidState("connect needs start() first (and no stop())"));
+            return Err(ControllerError::InvalidState(
+                "connect needs start() first (and no stop())",
+            ));
         }
         if running.is_some() {
             return Err(ControllerError::InvalidState("already connected"));
         }
-        let (key, is_outgoing) =
-            s.key.ok_or(ControllerError::InvalidState("no encryption key set"))?;
+        let (key, is_outgoing) = s
+            .key
+            .ok_or(ControllerError::InvalidState("no encryption key set"))?;
         if s.endpoints.is_empty() {
             return Err(ControllerError::InvalidState("no remote endpoints set"));
         }
@@ -255,11 +267,14 @@ impl Controller {
             tunables: tunables(&s.config, &server),
         })
         .map_err(|_| ControllerError::InvalidArgument("no usable endpoint"))?;
-        let transport =
-            s.transport.take().ok_or(ControllerError::InvalidState("socket already used"))?;
+        let transport = s
+            .transport
+            .take()
+            .ok_or(ControllerError::InvalidState("socket already used"))?;
 
         let limits_server = server.clone();
-        let limits = move |net: NetworkType, saving: bool| bitrate_limits(net, saving, &limits_server);
+        let limits =
+            move |net: NetworkType, saving: bool| bitrate_limits(net, saving, &limits_server);
         let initial = limits(s.network, data_saving);
         let settings = SenderSettings {
             bitrate: initial.initial,
@@ -280,8 +295,9 @@ impl Controller {
 
         let mut on_state = s.on_state.take();
         let mut on_bars = s.on_signal_bars.take();
-        let callbacks = std::thread::Builder::new().name("tgvoip-callbacks".into()).spawn(
-            move || {
+        let callbacks = std::thread::Builder::new()
+            .name("tgvoip-callbacks".into())
+            .spawn(move || {
                 for notice in notice_rx {
                     match notice {
                         Notice::State(state) => {
@@ -296,8 +312,7 @@ impl Controller {
                         }
                     }
                 }
-            },
-        )?;
+            })?;
         let callback_thread = callbacks.thread().id();
 
         let mut session = session;
@@ -321,7 +336,9 @@ impl Controller {
             shared: self.shared.clone(),
             preprocessed: s.preprocessed.take(),
         };
-        let engine = std::thread::Builder::new().name("tgvoip-engine".into()).spawn(move || engine.run())?;
+        let engine = std::thread::Builder::new()
+            .name("tgvoip-engine".into())
+            .spawn(move || engine.run())?;
         let io = s.audio_io.take().unwrap_or_else(|| Box::new(SilentIo));
         let audio = AudioThread::spawn(io, cap_tx, play_rx, self.audio_shared.clone())?;
         *running = Some(Running {
@@ -341,7 +358,9 @@ impl Controller {
             let mut running = self.running.lock();
             if let Some(r) = running.as_ref() {
                 if std::thread::current().id() == r.callback_thread {
-                    return Err(ControllerError::InvalidState("stop() called from a callback"));
+                    return Err(ControllerError::InvalidState(
+                        "stop() called from a callback",
+                    ));
                 }
             }
             running.take()
@@ -430,7 +449,9 @@ impl Controller {
     /// FAILED without ever running the engine (socket could not be opened). The state callback
     /// is told, unlike in 2.4.4.
     fn fail_without_engine(&self) {
-        self.shared.state.store(CallState::Failed as i32, Ordering::Release);
+        self.shared
+            .state
+            .store(CallState::Failed as i32, Ordering::Release);
         let callback = self.setup.lock().on_state.take();
         if let Some(mut cb) = callback {
             cb(CallState::Failed);
@@ -471,13 +492,25 @@ fn tunables(config: &Config, server: &ServerConfig) -> SessionTunables {
 pub fn bitrate_limits(net: NetworkType, data_saving: bool, server: &ServerConfig) -> BitrateLimits {
     let get = |key: &str, default: i64| server.i64(key, default) as i32;
     let (max, initial) = if data_saving {
-        (get("audio_max_bitrate_saving", 8000), get("audio_init_bitrate_saving", 8000))
+        (
+            get("audio_max_bitrate_saving", 8000),
+            get("audio_init_bitrate_saving", 8000),
+        )
     } else if net == NetworkType::Gprs {
-        (get("audio_max_bitrate_gprs", 8000), get("audio_init_bitrate_gprs", 8000))
+        (
+            get("audio_max_bitrate_gprs", 8000),
+            get("audio_init_bitrate_gprs", 8000),
+        )
     } else if net == NetworkType::Edge {
-        (get("audio_max_bitrate_edge", 16000), get("audio_init_bitrate_edge", 8000))
+        (
+            get("audio_max_bitrate_edge", 16000),
+            get("audio_init_bitrate_edge", 8000),
+        )
     } else {
-        (get("audio_max_bitrate", 20000), get("audio_init_bitrate", 16000))
+        (
+            get("audio_max_bitrate", 20000),
+            get("audio_init_bitrate", 16000),
+        )
     };
     let min = get("audio_min_bitrate", 8000).min(max);
     BitrateLimits {

@@ -172,7 +172,7 @@ impl BitrateController {
             || fb.rtt.is_some_and(|r| r > DECREASE_RTT)
             || fb.inflight_bytes > DECREASE_INFLIGHT;
         let increase = loss < INCREASE_MAX_LOSS
-            && !fb.rtt.is_some_and(|r| r >= INCREASE_MAX_RTT)
+            && fb.rtt.is_none_or(|r| r < INCREASE_MAX_RTT)
             && fb.inflight_bytes < INCREASE_MAX_INFLIGHT;
         let new = if decrease {
             self.target.saturating_sub(self.limits.step_decr.max(0))

@@ -37,7 +37,10 @@ const MIN_DELAY_PEER_EC: u32 = 4;
 pub enum Command {
     SetMicMute(bool),
     /// New network type and whether local data saving is now on.
-    SetNetwork { network: NetworkType, data_saving: bool },
+    SetNetwork {
+        network: NetworkType,
+        data_saving: bool,
+    },
     Stop,
 }
 
@@ -215,7 +218,10 @@ impl Engine {
                     self.sender.reset_partial();
                 }
             }
-            Command::SetNetwork { network, data_saving } => {
+            Command::SetNetwork {
+                network,
+                data_saving,
+            } => {
                 self.network = network;
                 self.local_data_saving = data_saving;
                 self.session.set_data_saving(data_saving);
@@ -241,7 +247,10 @@ impl Engine {
                 Ok(Some(frame)) => frame,
                 Ok(None) | Err(_) => continue,
             };
-            if self.session.send_audio(now, &frame.primary, &frame.redundancy) {
+            if self
+                .session
+                .send_audio(now, &frame.primary, &frame.redundancy)
+            {
                 if let Some(sink) = self.preprocessed.as_mut() {
                     if let Ok(n) = self.sender.decode_preview(&frame, &mut st.preview) {
                         sink(&st.preview[..n.min(st.preview.len())]);
@@ -271,12 +280,19 @@ impl Engine {
                         self.publish(st);
                     }
                 }
-                Event::AudioFrame { pts, data, redundant } => {
+                Event::AudioFrame {
+                    pts,
+                    data,
+                    redundant,
+                } => {
                     self.receiver.insert(now, pts, &data, redundant);
                 }
                 Event::PeerStream { extra_ec, .. } => {
-                    self.receiver
-                        .set_min_delay(if extra_ec { MIN_DELAY_PEER_EC } else { MIN_DELAY });
+                    self.receiver.set_min_delay(if extra_ec {
+                        MIN_DELAY_PEER_EC
+                    } else {
+                        MIN_DELAY
+                    });
                 }
                 Event::PeerDataSaving(on) => {
                     st.peer_data_saving = on;

@@ -25,7 +25,10 @@ impl UdpTransport {
             Some(ip) => (bind(SocketAddr::new(ip, 0), false)?, false),
             None => match bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0), true) {
                 Ok(s) => (s, true),
-                Err(_) => (bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0), false)?, false),
+                Err(_) => (
+                    bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0), false)?,
+                    false,
+                ),
             },
         };
         Ok(UdpTransport { socket, dual_stack })
@@ -60,7 +63,11 @@ impl UdpTransport {
 
     /// Waits until a datagram is readable or `timeout` passes. Returns true if readable.
     pub fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
-        let mut pfd = libc::pollfd { fd: self.socket.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
         let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -76,7 +83,11 @@ impl UdpTransport {
 }
 
 fn bind(addr: SocketAddr, dual_stack: bool) -> io::Result<UdpSocket> {
-    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
     if dual_stack {
         socket.set_only_v6(false)?;

@@ -96,7 +96,11 @@ impl EndpointTable {
         if list.is_empty() {
             return Err(EndpointError::NoEndpoints);
         }
-        Ok(EndpointTable { list, current: 0, preferred: 0 })
+        Ok(EndpointTable {
+            list,
+            current: 0,
+            preferred: 0,
+        })
     }
 
     /// Index of the endpoint a datagram from `addr` belongs to.
@@ -159,7 +163,7 @@ impl EndpointTable {
                 continue;
             }
             if let Some(rtt) = e.rtt().map(|r| r.as_secs_f64()) {
-                if best_rtt.map_or(true, |b| rtt < b * threshold) {
+                if best_rtt.is_none_or(|b| rtt < b * threshold) {
                     best = i;
                     best_rtt = Some(rtt);
                 }

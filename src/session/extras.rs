@@ -21,7 +21,10 @@ impl PendingExtras {
     pub fn queue(&mut self, extra: Extra) {
         let ty = extra.extra_type();
         self.pending.retain(|p| p.extra.extra_type() != ty);
-        self.pending.push(Pending { extra, first_seq: 0 });
+        self.pending.push(Pending {
+            extra,
+            first_seq: 0,
+        });
     }
 
     /// The extras to put on the packet with `seq`, recording it as their first carrier.
@@ -39,8 +42,9 @@ impl PendingExtras {
 
     /// Drops every extra whose first carrier is acknowledged by `ack_id`.
     pub fn acknowledge(&mut self, ack_id: u32) {
-        self.pending
-            .retain(|p| p.first_seq == 0 || !(p.first_seq == ack_id || seq_gt(ack_id, p.first_seq)));
+        self.pending.retain(|p| {
+            p.first_seq == 0 || !(p.first_seq == ack_id || seq_gt(ack_id, p.first_seq))
+        });
     }
 }
 

@@ -31,8 +31,11 @@ const OUR_AUDIO_STREAM: u8 = 1;
 /// INIT is repeated this often until the handshake completes (2.4.4: 0.5 s). The first repeats
 /// come sooner: the first INIT is often lost because the relay does not know the peer yet.
 const INIT_INTERVAL: Duration = Duration::from_millis(500);
-const INIT_FAST_REPEATS: [Duration; 3] =
-    [Duration::from_millis(100), Duration::from_millis(200), Duration::from_millis(300)];
+const INIT_FAST_REPEATS: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(300),
+];
 /// Self-info ("UDP ping") rounds: interval and how many make the availability test.
 const SELF_INFO_INTERVAL: Duration = Duration::from_millis(500);
 const SELF_INFO_ROUNDS: u32 = 4;
@@ -123,7 +126,11 @@ pub enum Event {
     /// The connection state changed (FAILED comes with [`Session::last_error`] set).
     StateChanged(CallState),
     /// An audio frame from the peer; `redundant` for secondary (EC) copies.
-    AudioFrame { pts: u32, data: Vec<u8>, redundant: bool },
+    AudioFrame {
+        pts: u32,
+        data: Vec<u8>,
+        redundant: bool,
+    },
     /// The peer's audio stream flags changed.
     PeerStream { enabled: bool, extra_ec: bool },
     /// The peer's data-saving wish (from INIT or a network change).
@@ -355,17 +362,23 @@ impl Session {
 
     /// Id of the preferred relay (reported to Telegram in `phone.discardCall`).
     pub fn preferred_relay_id(&self) -> i64 {
-        self.endpoints.get(self.endpoints.preferred()).map_or(0, |e| e.id)
+        self.endpoints
+            .get(self.endpoints.preferred())
+            .map_or(0, |e| e.id)
     }
 
     /// RTT of the current endpoint from PING/PONG.
     pub fn current_rtt(&self) -> Option<Duration> {
-        self.endpoints.get(self.endpoints.current()).and_then(|e| e.rtt())
+        self.endpoints
+            .get(self.endpoints.current())
+            .and_then(|e| e.rtt())
     }
 
     /// RTT of the preferred relay from PING/PONG.
     pub fn preferred_relay_rtt(&self) -> Option<Duration> {
-        self.endpoints.get(self.endpoints.preferred()).and_then(|e| e.rtt())
+        self.endpoints
+            .get(self.endpoints.preferred())
+            .and_then(|e| e.rtt())
     }
 
     /// Whether RECONNECTING was ever entered.
@@ -390,7 +403,11 @@ impl Session {
 
     /// The last seq we sent and the last one the peer acknowledged.
     pub fn seq_summary(&self) -> (u32, u32, u32) {
-        (self.next_seq.wrapping_sub(1), self.last_remote_ack, self.recv.ack_id())
+        (
+            self.next_seq.wrapping_sub(1),
+            self.last_remote_ack,
+            self.recv.ack_id(),
+        )
     }
 
     /// Next datagram to send, if any.
@@ -455,8 +472,10 @@ impl Session {
                 if now >= t {
                     self.send_init_round(now);
                     self.init_rounds += 1;
-                    let interval =
-                        INIT_FAST_REPEATS.get(self.init_rounds - 1).copied().unwrap_or(INIT_INTERVAL);
+                    let interval = INIT_FAST_REPEATS
+                        .get(self.init_rounds - 1)
+                        .copied()
+                        .unwrap_or(INIT_INTERVAL);
                     self.next_init_round = Some(next_after(t, interval, now));
                 }
             }
@@ -494,7 +513,11 @@ impl Session {
                     self.next_nop = Some(next_after(t, MUTE_NOP_INTERVAL, now));
                 }
             }
-            if !self.mic_muted && self.last_send.is_some_and(|t| now >= t + KEEPALIVE_INTERVAL) {
+            if !self.mic_muted
+                && self
+                    .last_send
+                    .is_some_and(|t| now >= t + KEEPALIVE_INTERVAL)
+            {
                 self.send_to_current(now, PacketType::NOP, &[]);
             }
         }
@@ -570,7 +593,9 @@ impl Session {
         if self.cfg.data_saving != on {
             self.cfg.data_saving = on;
             if self.connect_time.is_some() {
-                self.extras_out.queue(Extra::NetworkChanged { flags: u32::from(on) });
+                self.extras_out.queue(Extra::NetworkChanged {
+                    flags: u32::from(on),
+                });
             }
         }
     }
@@ -691,7 +716,10 @@ impl Session {
         match self.crypto.decrypt(format, data) {
             Ok(body) => Ok(body),
             Err(e) if format == PacketFormat::Legacy && self.in_handshake() => {
-                let body = self.crypto.decrypt(PacketFormat::Long, data).map_err(|_| e)?;
+                let body = self
+                    .crypto
+                    .decrypt(PacketFormat::Long, data)
+                    .map_err(|_| e)?;
                 self.mtproto2 = true;
                 Ok(body)
             }
@@ -723,13 +751,13 @@ impl Session {
 
     fn handle_extra(&mut self, extra: &Extra) {
         match extra {
-            Extra::StreamFlags { stream_id, flags } => {
-                if Some(*stream_id) == self.peer_audio_stream || self.peer_audio_stream.is_none() {
-                    self.events.push_back(Event::PeerStream {
-                        enabled: flags & 1 != 0,
-                        extra_ec: flags & 4 != 0,
-                    });
-                }
+            Extra::StreamFlags { stream_id, flags }
+                if self.peer_audio_stream.is_none_or(|id| id == *stream_id) =>
+            {
+                self.events.push_back(Event::PeerStream {
+                    enabled: flags & 1 != 0,
+                    extra_ec: flags & 4 != 0,
+                });
             }
             Extra::NetworkChanged { flags } => {
                 self.events.push_back(Event::PeerDataSaving(flags & 1 != 0));
@@ -762,7 +790,10 @@ impl Session {
             }
             Payload::StreamState { stream_id, enabled } => {
                 if Some(stream_id) == self.peer_audio_stream {
-                    self.events.push_back(Event::PeerStream { enabled, extra_ec: false });
+                    self.events.push_back(Event::PeerStream {
+                        enabled,
+                        extra_ec: false,
+                    });
                 }
             }
             Payload::Ping => {
@@ -820,8 +851,10 @@ impl Session {
         // Answer through the relay the INIT came from: it surely reaches the peer.
         self.send_to(now, ep_idx, PacketType::INIT_ACK, &payload);
         if first {
-            let is_udp_relay =
-                self.endpoints.get(ep_idx).is_some_and(|e| e.kind == EndpointType::UdpRelay);
+            let is_udp_relay = self
+                .endpoints
+                .get(ep_idx)
+                .is_some_and(|e| e.kind == EndpointType::UdpRelay);
             if is_udp_relay {
                 self.endpoints.set_current(ep_idx);
             }
@@ -840,7 +873,11 @@ impl Session {
             self.fail(CallError::Incompatible);
             return;
         }
-        self.peer_audio_stream = ack.streams.iter().find(|s| s.stream_type == 1).map(|s| s.id);
+        self.peer_audio_stream = ack
+            .streams
+            .iter()
+            .find(|s| s.stream_type == 1)
+            .map(|s| s.id);
         if self.peer_version >= 5 {
             self.mtproto2 = true;
         }
@@ -872,7 +909,11 @@ impl Session {
             return;
         }
         self.stats.audio_frames_recvd += 1;
-        self.events.push_back(Event::AudioFrame { pts, data: data.to_vec(), redundant: false });
+        self.events.push_back(Event::AudioFrame {
+            pts,
+            data: data.to_vec(),
+            redundant: false,
+        });
         self.deliver_redundancy(pts, fec);
     }
 
@@ -946,7 +987,7 @@ impl Session {
             let due = self
                 .endpoints
                 .get(idx)
-                .is_some_and(|e| e.last_ping.map_or(true, |(_, t)| now >= t + PING_INTERVAL));
+                .is_some_and(|e| e.last_ping.is_none_or(|(_, t)| now >= t + PING_INTERVAL));
             if due {
                 let seq = self.send_to(now, idx, PacketType::PING, &[]);
                 if let Some(ep) = self.endpoints.get_mut(idx) {
@@ -961,7 +1002,10 @@ impl Session {
             return;
         }
         let flags = u32::from(!self.mic_muted) | if self.extra_ec { 4 } else { 0 };
-        self.extras_out.queue(Extra::StreamFlags { stream_id: OUR_AUDIO_STREAM, flags });
+        self.extras_out.queue(Extra::StreamFlags {
+            stream_id: OUR_AUDIO_STREAM,
+            flags,
+        });
     }
 
     fn init_flags(&self) -> u32 {

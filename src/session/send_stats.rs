@@ -62,7 +62,11 @@ impl SendStats {
                 self.count_lost();
             }
         }
-        self.in_flight.push_back(InFlight { seq, size, sent: now });
+        self.in_flight.push_back(InFlight {
+            seq,
+            size,
+            sent: now,
+        });
         self.inflight_bytes += size;
     }
 
@@ -138,8 +142,11 @@ impl SendStats {
     fn roll(&mut self, now: Instant) {
         let start = *self.start.get_or_insert(now);
         let second = now.saturating_duration_since(start).as_secs();
-        if self.buckets.back().map_or(true, |b| b.second != second) {
-            self.buckets.push_back(Bucket { second, ..Bucket::default() });
+        if self.buckets.back().is_none_or(|b| b.second != second) {
+            self.buckets.push_back(Bucket {
+                second,
+                ..Bucket::default()
+            });
         }
         while self
             .buckets

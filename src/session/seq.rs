@@ -27,7 +27,11 @@ impl RecvWindow {
     pub fn record(&mut self, seq: u32) -> SeqVerdict {
         if self.last == 0 && self.history == 0 || seq_gt(seq, self.last) {
             let shift = seq.wrapping_sub(self.last);
-            self.history = if shift >= 64 { 0 } else { self.history << shift };
+            self.history = if shift >= 64 {
+                0
+            } else {
+                self.history << shift
+            };
             self.history |= 1;
             self.last = seq;
             return SeqVerdict::Accept;
@@ -121,7 +125,9 @@ mod tests {
         w.record(4);
         // 4 received; 3 missing (bit 31), 2 received (bit 30), 1 received (bit 29).
         assert_eq!((w.ack_id(), w.ack_mask()), (4, 0x6000_0000));
-        let acked: Vec<u32> = MaskConvention::BelowAckId.acked_seqs(4, w.ack_mask()).collect();
+        let acked: Vec<u32> = MaskConvention::BelowAckId
+            .acked_seqs(4, w.ack_mask())
+            .collect();
         assert_eq!(acked, vec![2, 1]);
     }
 
@@ -130,7 +136,9 @@ mod tests {
         let c = MaskConvention::default();
         assert_eq!(c.observe(10, 0xFFFF_FFFF), MaskConvention::IncludesAckId);
         assert_eq!(c.observe(10, 0x7FFF_FFFF), MaskConvention::BelowAckId);
-        let acked: Vec<u32> = MaskConvention::IncludesAckId.acked_seqs(10, 0xA000_0000).collect();
+        let acked: Vec<u32> = MaskConvention::IncludesAckId
+            .acked_seqs(10, 0xA000_0000)
+            .collect();
         assert_eq!(acked, vec![8]);
     }
 }

@@ -14,11 +14,21 @@ pub enum RelayMessage<'a> {
     /// Self-info request ("UDP ping"), client to relay.
     SelfInfoRequest { query_id: [u8; 8] },
     /// Self-info response, relay to client: the client's address as the relay sees it.
-    SelfInfoResponse { date: i32, query_id: [u8; 8], my_ip: [u8; 16], my_port: u32 },
+    SelfInfoResponse {
+        date: i32,
+        query_id: [u8; 8],
+        my_ip: [u8; 16],
+        my_port: u32,
+    },
     /// Peer-info request ("public endpoints request"), client to relay.
     PeerInfoRequest,
     /// Peer-info response (IPv4), relay to client.
-    PeerInfoResponse { my_addr: [u8; 4], my_port: u32, peer_addr: [u8; 4], peer_port: u32 },
+    PeerInfoResponse {
+        my_addr: [u8; 4],
+        my_port: u32,
+        peer_addr: [u8; 4],
+        peer_port: u32,
+    },
     /// A special packet (12 x 0xFF after the tag) with an id we do not handle.
     UnknownSpecial { id: u32 },
 }
@@ -159,7 +169,12 @@ mod tests {
         assert_eq!(&out[28..32], &[0xFE, 0xFF, 0xFF, 0xFF]);
         assert_eq!(
             parse(&out).unwrap(),
-            (TAG, RelayMessage::SelfInfoRequest { query_id: [1, 2, 3, 4, 5, 6, 7, 8] })
+            (
+                TAG,
+                RelayMessage::SelfInfoRequest {
+                    query_id: [1, 2, 3, 4, 5, 6, 7, 8]
+                }
+            )
         );
 
         out.clear();
@@ -172,7 +187,12 @@ mod tests {
         assert_eq!(&out[28..32], &[0xc7, 0x72, 0x15, 0xc0]);
         assert_eq!(
             parse(&out).unwrap().1,
-            RelayMessage::SelfInfoResponse { date: 77, query_id: [9; 8], my_ip: ip, my_port: 40000 }
+            RelayMessage::SelfInfoResponse {
+                date: 77,
+                query_id: [9; 8],
+                my_ip: ip,
+                my_port: 40000
+            }
         );
 
         out.clear();

@@ -39,7 +39,10 @@ pub fn python() -> PathBuf {
         return PathBuf::from(p);
     }
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
-    assert!(p.exists(), "no scoring Python: run scripts/pyenv.sh or set TGVOIP_PYTHON");
+    assert!(
+        p.exists(),
+        "no scoring Python: run scripts/pyenv.sh or set TGVOIP_PYTHON"
+    );
     p
 }
 
@@ -59,9 +62,18 @@ impl Reflector {
             .expect("start tgvoip-reflector");
         let stdout = child.stdout.as_mut().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read listening line");
-        let addr = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
-        Reflector { child: Some(child), addr }
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_string();
+        Reflector {
+            child: Some(child),
+            addr,
+        }
     }
 
     /// Stops the relay and returns its final JSON counts.
@@ -91,7 +103,9 @@ impl Drop for Reflector {
 
 /// The fixed test key and tags.
 pub fn key_hex() -> String {
-    (0..256).map(|i| format!("{:02x}", (i * 37 + 11) % 256)).collect()
+    (0..256)
+        .map(|i| format!("{:02x}", (i * 37 + 11) % 256))
+        .collect()
 }
 pub const CALLER_TAG: &str = "0123456789abcdef0123456789abcd00";
 pub const CALLEE_TAG: &str = "0123456789abcdef0123456789abcd01";
@@ -114,13 +128,20 @@ pub struct CallResult {
 
 impl CallResult {
     pub fn first(&self, state: &str) -> Option<f64> {
-        self.states.iter().find(|(_, s)| s == state).map(|(t, _)| *t)
+        self.states
+            .iter()
+            .find(|(_, s)| s == state)
+            .map(|(t, _)| *t)
     }
 }
 
 /// Starts one side; `role` is "caller" or "callee".
 pub fn spawn_call(relay: &str, role: &str, input: &Path, dir: &Path, extra: &[&str]) -> Child {
-    let tag = if role == "caller" { CALLER_TAG } else { CALLEE_TAG };
+    let tag = if role == "caller" {
+        CALLER_TAG
+    } else {
+        CALLEE_TAG
+    };
     Command::new(env!("CARGO_BIN_EXE_tgvoip-call"))
         .arg(relay)
         .arg(tag)
@@ -156,7 +177,9 @@ pub fn finish_call(child: Child, role: &str, dir: &Path) -> CallResult {
     let mut cpu_seconds = 0.0;
     let mut wall_seconds = 0.0;
     for line in stderr.lines() {
-        let Some(rest) = line.strip_prefix("tgvoip-call: ") else { continue };
+        let Some(rest) = line.strip_prefix("tgvoip-call: ") else {
+            continue;
+        };
         let words: Vec<&str> = rest.split_whitespace().collect();
         if words.len() == 3 && words[1] == "state" {
             if let Ok(t) = words[0].parse() {
@@ -182,7 +205,12 @@ pub fn finish_call(child: Child, role: &str, dir: &Path) -> CallResult {
 }
 
 /// Runs a caller and a callee through `relay` and waits for both.
-pub fn run_pair(relay: &str, dir: &Path, caller_extra: &[&str], callee_extra: &[&str]) -> (CallResult, CallResult) {
+pub fn run_pair(
+    relay: &str,
+    dir: &Path,
+    caller_extra: &[&str],
+    callee_extra: &[&str],
+) -> (CallResult, CallResult) {
     let a = spawn_call(relay, "caller", &sample(CALLER_SAMPLE), dir, caller_extra);
     std::thread::sleep(Duration::from_millis(50));
     let b = spawn_call(relay, "callee", &sample(CALLEE_SAMPLE), dir, callee_extra);
@@ -205,7 +233,10 @@ pub fn score(reference: &Path, degraded: &Path) -> serde_json::Value {
         .expect("run score.py");
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-        panic!("score.py output {text:?} ({e}); stderr {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "score.py output {text:?} ({e}); stderr {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
