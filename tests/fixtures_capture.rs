@@ -33,6 +33,8 @@ pub struct Fixture {
     pub caller_peer_tag_hex: String,
     /// Callee's relay tag in hex.
     pub callee_peer_tag_hex: String,
+    /// The sample file (in ../shared/samples) the caller sent as its microphone.
+    pub caller_input: String,
     /// Every datagram, in capture order.
     pub datagrams: Vec<Datagram>,
 }
@@ -347,4 +349,90 @@ fn caller_frames_helper_returns_audio() {
     let frames = caller_audio_frames(&fx);
     assert!(frames.len() > 10);
     assert!(frames.iter().all(|(_, d)| !d.is_empty() && d.len() <= 1024));
+}
+
+/// RMS of each 60 ms block.
+fn envelope(pcm: &[i16]) -> Vec<f64> {
+    pcm.chunks(2880)
+        .map(|c| (c.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+        .collect()
+}
+
+/// Pearson correlation of two equally long series.
+fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len()) as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va.sqrt() * vb.sqrt()).max(1e-9)
+}
+
+/// Decodes the caller's frames in pts order (concealing gaps) and checks that the energy envelope
+/// follows the sample the caller sent, at the best alignment.
+#[test]
+fn caller_audio_follows_the_caller_sample() {
+    use tgvoip::media::opus::Decoder;
+    for path in fixture_paths() {
+        let fx = load_fixture(&path);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let mut frames = caller_audio_frames(&fx);
+        frames.sort_by_key(|f| f.0);
+        frames.dedup_by_key(|f| f.0);
+        let mut dec = Decoder::new().unwrap();
+        let mut pcm = Vec::new();
+        let mut buf = vec![0i16; 2880];
+        let mut next_pts = frames[0].0;
+        for (pts, data) in &frames {
+            while next_pts < *pts {
+                let n = dec.decode(None, &mut buf, false).unwrap();
+                pcm.extend_from_slice(&buf[..n]);
+                next_pts += 60;
+            }
+            let n = dec.decode(Some(data), &mut buf, false).unwrap();
+            assert_eq!(n, 2880, "{name}: frame at pts {pts} is not 60 ms");
+            pcm.extend_from_slice(&buf[..n]);
+            next_pts = pts + 60;
+        }
+        let bytes = std::fs::read(shared_dir().join("samples").join(&fx.caller_input)).unwrap();
+        let input: Vec<i16> =
+            bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+        let (got, sent) = (envelope(&pcm), envelope(&input));
+        let len = got.len().min(sent.len()) - 5;
+        let (best_offset, best) = (0..sent.len() - len)
+            .map(|off| (off, correlation(&got[..len], &sent[off..off + len])))
+            .fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
+        println!("{name}: {} frames, envelope correlation {best:.3} at offset {} ms", frames.len(), best_offset * 60);
+        let min = if name.contains("loss20") { 0.6 } else { 0.85 };
+        assert!(best >= min, "{name}: decoded audio does not follow the caller's sample ({best:.3})");
+    }
+}
+
+/// wire.md 4.6: a 2.4.4 writer sets bit 31-k of the ack mask for seq ack_id-k, so bit 31 (ack_id
+/// itself) is always set. In the 20 %-loss capture, a writer using the other convention (bit 31 =
+/// ack_id-1) would clear bit 31 about a fifth of the time.
+#[test]
+fn captured_ack_masks_use_the_2_4_4_writer_convention() {
+    let path = fixture_paths()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("loss20"))
+        .unwrap();
+    let fx = load_fixture(&path);
+    let (mut masks, mut top_set, mut holes) = (0, 0, 0);
+    for d in &fx.datagrams {
+        let side = side_of(d);
+        let bytes = unhex(&d.hex);
+        if let Ok(Decoded::Body(body)) = decode(&fx, side, &bytes) {
+            let h = Packet::parse_short(&body).unwrap().header;
+            if h.ack_id > 40 {
+                masks += 1;
+                top_set += usize::from(h.ack_mask & 0x8000_0000 != 0);
+                holes += (h.ack_mask << 1).count_zeros() as usize - 1;
+            }
+        }
+    }
+    println!("ack masks: {masks}, bit 31 set in {top_set}, clear bits below it: {holes}");
+    assert!(masks > 100);
+    assert_eq!(top_set, masks, "a 2.4.4 writer always sets bit 31");
+    assert!(holes > masks, "the capture shows loss in the masks");
 }
