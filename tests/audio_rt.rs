@@ -3,49 +3,18 @@
 //! allocator attributes every allocation to the calling thread's real-time mark; the negative
 //! controls show that the counters do see an allocation or a lock made inside a callback.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tgvoip::audio::rt::{is_realtime_thread, realtime_lock_count};
 use tgvoip::audio::{
     chunk_ring, AudioIo, AudioShared, AudioThread, ChunkConsumer, ChunkProducer, CHUNK_SAMPLES,
 };
 
-/// Counts (with atomics only, so counting itself never allocates) heap operations made on
-/// threads marked real-time.
-struct CountingAlloc;
+mod rt_counting;
 
-static RT_ALLOCS: AtomicU64 = AtomicU64::new(0);
-static RT_DEALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if is_realtime_thread() {
-            RT_ALLOCS.fetch_add(1, Ordering::SeqCst);
-        }
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if is_realtime_thread() {
-            RT_ALLOCS.fetch_add(1, Ordering::SeqCst);
-        }
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if is_realtime_thread() {
-            RT_ALLOCS.fetch_add(1, Ordering::SeqCst);
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if is_realtime_thread() {
-            RT_DEALLOCS.fetch_add(1, Ordering::SeqCst);
-        }
-        System.dealloc(ptr, layout)
-    }
-}
+use rt_counting::{counters, CountingAlloc};
+use tgvoip::audio::rt::realtime_lock_count;
 
 #[global_allocator]
 static ALLOCATOR: CountingAlloc = CountingAlloc;
@@ -57,21 +26,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Counters {
-    allocs: u64,
-    deallocs: u64,
-    locks: u64,
-}
-
-fn counters() -> Counters {
-    Counters {
-        allocs: RT_ALLOCS.load(Ordering::SeqCst),
-        deallocs: RT_DEALLOCS.load(Ordering::SeqCst),
-        locks: realtime_lock_count(),
-    }
 }
 
 /// Sample `i` of a continuous 440 Hz sine: what the "microphone" produces.

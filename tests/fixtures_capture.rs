@@ -395,16 +395,25 @@ fn caller_audio_follows_the_caller_sample() {
             next_pts = pts + 60;
         }
         let bytes = std::fs::read(shared_dir().join("samples").join(&fx.caller_input)).unwrap();
-        let input: Vec<i16> =
-            bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+        let input: Vec<i16> = bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
         let (got, sent) = (envelope(&pcm), envelope(&input));
         let len = got.len().min(sent.len()) - 5;
         let (best_offset, best) = (0..sent.len() - len)
             .map(|off| (off, correlation(&got[..len], &sent[off..off + len])))
             .fold((0, f64::MIN), |a, b| if b.1 > a.1 { b } else { a });
-        println!("{name}: {} frames, envelope correlation {best:.3} at offset {} ms", frames.len(), best_offset * 60);
+        println!(
+            "{name}: {} frames, envelope correlation {best:.3} at offset {} ms",
+            frames.len(),
+            best_offset * 60
+        );
         let min = if name.contains("loss20") { 0.6 } else { 0.85 };
-        assert!(best >= min, "{name}: decoded audio does not follow the caller's sample ({best:.3})");
+        assert!(
+            best >= min,
+            "{name}: decoded audio does not follow the caller's sample ({best:.3})"
+        );
     }
 }
 
