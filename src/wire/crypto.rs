@@ -321,45 +321,38 @@ fn xor_into(a: &mut [u8; BLOCK], b: &[u8]) {
 /// A trailing partial block is left untouched.
 pub fn aes_ige_encrypt(key: &[u8; 32], iv: &[u8; 32], data: &mut [u8]) {
     let cipher = Aes256::new(GenericArray::from_slice(key));
-    let mut c_prev = [0u8; BLOCK];
-    let mut p_prev = [0u8; BLOCK];
-    c_prev.copy_from_slice(&iv[..BLOCK]);
-    p_prev.copy_from_slice(&iv[BLOCK..]);
-    for chunk in data.chunks_exact_mut(BLOCK) {
-        let mut p = [0u8; BLOCK];
-        p.copy_from_slice(chunk);
-        let mut block = p;
-        xor_into(&mut block, &c_prev);
-        let mut ga = GenericArray::from(block);
-        cipher.encrypt_block(&mut ga);
-        let mut c: [u8; BLOCK] = ga.into();
-        xor_into(&mut c, &p_prev);
-        chunk.copy_from_slice(&c);
-        c_prev = c;
-        p_prev = p;
-    }
+    ige(iv, false, data, |b| cipher.encrypt_block(b));
 }
 
 /// AES-256-IGE decryption in place; `data.len()` must be a multiple of 16.
 /// A trailing partial block is left untouched.
 pub fn aes_ige_decrypt(key: &[u8; 32], iv: &[u8; 32], data: &mut [u8]) {
     let cipher = Aes256::new(GenericArray::from_slice(key));
-    let mut c_prev = [0u8; BLOCK];
-    let mut p_prev = [0u8; BLOCK];
-    c_prev.copy_from_slice(&iv[..BLOCK]);
-    p_prev.copy_from_slice(&iv[BLOCK..]);
+    ige(iv, true, data, |b| cipher.decrypt_block(b));
+}
+
+/// One AES block as the cipher API takes it.
+type Block = GenericArray<u8, aes::cipher::consts::U16>;
+
+/// The IGE chaining, the same both ways: `out = f(in ^ a) ^ b`, then `a = out`, `b = in`, where
+/// (a, b) start as the IV halves (c_prev, p_prev) when encrypting and swapped when decrypting.
+fn ige(iv: &[u8; 32], decrypt: bool, data: &mut [u8], mut f: impl FnMut(&mut Block)) {
+    let (first, second) = iv.split_at(BLOCK);
+    let (mut a, mut b) = ([0u8; BLOCK], [0u8; BLOCK]);
+    a.copy_from_slice(if decrypt { second } else { first });
+    b.copy_from_slice(if decrypt { first } else { second });
     for chunk in data.chunks_exact_mut(BLOCK) {
-        let mut c = [0u8; BLOCK];
-        c.copy_from_slice(chunk);
-        let mut block = c;
-        xor_into(&mut block, &p_prev);
-        let mut ga = GenericArray::from(block);
-        cipher.decrypt_block(&mut ga);
-        let mut p: [u8; BLOCK] = ga.into();
-        xor_into(&mut p, &c_prev);
-        chunk.copy_from_slice(&p);
-        c_prev = c;
-        p_prev = p;
+        let mut input = [0u8; BLOCK];
+        input.copy_from_slice(chunk);
+        let mut block = input;
+        xor_into(&mut block, &a);
+        let mut ga = Block::from(block);
+        f(&mut ga);
+        let mut out: [u8; BLOCK] = ga.into();
+        xor_into(&mut out, &b);
+        chunk.copy_from_slice(&out);
+        a = out;
+        b = input;
     }
 }
 

@@ -157,14 +157,7 @@ pub fn write_block(extras: &[Extra], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::wire::test_hex::hex;
 
     fn parse_record(rec: &[u8]) -> Extra {
         Extra::parse(rec[0], &rec[1..]).unwrap()

@@ -7,6 +7,8 @@ pub mod extra;
 pub mod packet;
 pub mod relay;
 pub mod tcp;
+#[cfg(test)]
+mod test_hex;
 
 pub use crypto::{CallKey, PacketCrypto, PacketFormat};
 pub use extra::Extra;

@@ -166,14 +166,7 @@ impl TcpObfuscation {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::wire::test_hex::hex;
 
     fn spec_nonce() -> [u8; 64] {
         core::array::from_fn(|i| 0x40 + i as u8)

@@ -1,14 +1,7 @@
 //! Vectors of wire.md 3.6 plus round trips and rejection cases.
 
 use super::*;
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use crate::wire::test_hex::hex;
 
 fn spec_key() -> [u8; KEY_LEN] {
     let mut k = [0u8; KEY_LEN];

@@ -1,14 +1,7 @@
 //! Spec bodies (wire.md Appendix B, 3.6, 4.4, 6.1, 6.2), round trips and truncation.
 
 use super::*;
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use crate::wire::test_hex::hex;
 
 fn header(ptype: PacketType, ack_id: u32, seq: u32, ack_mask: u32) -> Header {
     Header {
