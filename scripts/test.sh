@@ -17,4 +17,7 @@ export TGVOIP_PYTHON
 echo "== cargo test"
 cargo test --release -- --nocapture 2>&1 | tee target/test-output.txt
 echo "== summary"
-grep -E '^\[(wifi|3g2)\]' target/test-output.txt || true
+grep -E '^\[[a-z0-9-]+\] ' target/test-output.txt || true
+# One closing line over every test binary (the last cargo line is the empty doc-test run).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt
