@@ -16,5 +16,7 @@ export TGVOIP_PYTHON
 
 echo "== cargo test"
 cargo test --release -- --nocapture 2>&1 | tee target/test-output.txt
+echo "== quality benchmark (quick: two profiles, a few seconds; asserts nothing about quality)"
+scripts/quality-bench.sh --quick --out target/quality-bench-quick 2>&1 | tee target/quality-bench-quick.txt
 echo "== summary"
 grep -E '^\[(wifi|3g2)\]' target/test-output.txt || true
