@@ -16,6 +16,8 @@ export TGVOIP_PYTHON
 
 echo "== cargo test"
 cargo test --release -- --nocapture 2>&1 | tee target/test-output.txt
+echo "== quality benchmark (quick: two profiles, a few seconds; asserts nothing about quality)"
+scripts/quality-bench.sh --quick --out target/quality-bench-quick 2>&1 | tee target/quality-bench-quick.txt
 echo "== summary"
 grep -E '^\[[a-z0-9-]+\] ' target/test-output.txt || true
 # One closing line over every test binary (the last cargo line is the empty doc-test run).

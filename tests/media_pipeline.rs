@@ -305,6 +305,7 @@ fn controller_drives_sender_settings() {
                     loss_ratio: loss,
                     rtt: None,
                     inflight_bytes: 200,
+                    ..SendFeedback::default()
                 },
             );
             sender.apply(s);
@@ -314,7 +315,10 @@ fn controller_drives_sender_settings() {
         }
     }
     assert_eq!(sizes[..30].iter().max(), Some(&0));
-    // Under 10 % loss redundancy level 4 is used, the window filling up 1, 2, 3, 4.
-    assert_eq!(sizes.last(), Some(&4));
-    assert_eq!(ctl.settings().bitrate, 12_000);
+    // Under 10 % loss redundancy comes on as the wire budget grows to carry it.
+    assert!(sizes.last().is_some_and(|&n| n >= 2), "{sizes:?}");
+    // The primary shares the wire budget with the copies: between the congestion floor and the
+    // redundancy cap.
+    let b = ctl.settings().bitrate;
+    assert!((6_000..=12_000).contains(&b), "{b}");
 }

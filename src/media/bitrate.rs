@@ -14,11 +14,12 @@ pub struct BitrateLimits {
     pub max: i32,
     /// Starting bitrate.
     pub initial: i32,
-    /// Increase per step (at most one step per second).
+    /// Increase per step (2.4.4's server-config step; the delay-based controller paces itself).
     pub step_incr: i32,
-    /// Decrease per step (at most one step per second).
+    /// Decrease per step (2.4.4's server-config step; unused by the delay-based controller).
     pub step_decr: i32,
-    /// Whether redundancy (extra EC) may be used on this network (2.4.4: not on GPRS/EDGE).
+    /// Whether 2.4.4 would use redundancy on this network (not on GPRS/EDGE). Informational:
+    /// the controller uses redundancy wherever loss calls for it and the budget allows it.
     pub allow_redundancy: bool,
 }
 
@@ -31,6 +32,10 @@ pub struct SendFeedback {
     pub rtt: Option<Duration>,
     /// Unacknowledged audio bytes in flight.
     pub inflight_bytes: u32,
+    /// Base (windowed minimum) RTT of direct acks, if measured.
+    pub base_rtt: Option<Duration>,
+    /// Fast-moving RTT of direct acks, if measured.
+    pub recent_rtt: Option<Duration>,
 }
 
 /// Loss above which redundancy turns on (and selects level 2).
@@ -43,62 +48,96 @@ const LEVEL4_LOSS: f64 = 0.08;
 const REDUNDANCY_OFF_LOSS: f64 = 0.01;
 /// Hysteresis time before redundancy turns off.
 const REDUNDANCY_OFF_HOLD: Duration = Duration::from_secs(3);
-/// Primary bitrate cap while redundancy is on (2.4.4 forces 8 kbps).
+/// Primary bitrate cap while redundancy is on and bandwidth is plentiful.
 pub const REDUNDANCY_PRIMARY_CAP: i32 = 12_000;
 /// Below this primary bitrate the encoder is limited to wideband.
 const FULLBAND_MIN_BITRATE: i32 = 12_000;
-/// Minimum time between two bitrate steps.
-const STEP_INTERVAL: Duration = Duration::from_secs(1);
-/// Bitrate may rise only while loss is below this.
-const INCREASE_MAX_LOSS: f64 = 0.02;
-/// Bitrate falls when loss exceeds this.
-const DECREASE_LOSS: f64 = 0.10;
-/// Bitrate may rise only while RTT is below this.
-const INCREASE_MAX_RTT: Duration = Duration::from_millis(400);
-/// Bitrate falls when RTT exceeds this.
-const DECREASE_RTT: Duration = Duration::from_millis(600);
-/// Bitrate may rise only while fewer bytes than this are in flight (2.4.4's window).
-const INCREASE_MAX_INFLIGHT: u32 = 1024;
-/// Bitrate falls when more bytes than this are in flight (window + 10 %).
-const DECREASE_INFLIGHT: u32 = 1126;
+/// Lowest primary bitrate under congestion (may undercut `limits.min`: a link that cannot carry
+/// more is better served by 6 kbps than by a standing queue).
+pub const CONGESTION_MIN_BITRATE: i32 = 6_000;
+/// Bytes on the wire per audio packet besides the Opus data: IPv4 + UDP (28), relay tag, MTProto
+/// 2.0 key id, packet header, stream header and padding (measured ≈ 76).
+pub const PACKET_OVERHEAD_BYTES: f64 = 76.0;
+/// Audio packets per second (one 60 ms frame each).
+const PACKETS_PER_SECOND: f64 = 1000.0 / 60.0;
+/// Queueing delay (recent RTT over base RTT) that means we fill a bottleneck queue.
+const CONGESTED_QUEUE: Duration = Duration::from_millis(250);
+/// Queueing delay below which the budget may grow.
+const CLEAR_QUEUE: Duration = Duration::from_millis(100);
+/// Multiplicative decrease of the wire budget on congestion.
+const DECREASE_FACTOR: f64 = 0.75;
+/// Minimum spacing of two decreases (the RTT is used when longer).
+const DECREASE_SPACING: Duration = Duration::from_millis(600);
+/// No increase for this long after a decrease.
+const INCREASE_HOLD: Duration = Duration::from_secs(2);
+/// Budget growth while the path is clear, bits per second per second.
+const INCREASE_RATE: f64 = 2_500.0;
 /// Bounds of the Opus expected-loss setting, percent.
 const MIN_EXPECTED_LOSS: i32 = 5;
 const MAX_EXPECTED_LOSS: i32 = 25;
 
+/// Bitrate of the secondary (redundancy) encoder used with a primary bitrate.
+pub fn secondary_bitrate(primary: i32) -> i32 {
+    if primary >= REDUNDANCY_PRIMARY_CAP {
+        8_000
+    } else {
+        6_000
+    }
+}
+
+/// Bits per second on the wire (IP + UDP headers included) for a primary bitrate and a
+/// redundancy level (level L carries L − 1 copies of earlier frames plus an empty entry for the
+/// current one, see `Session::send_audio`).
+pub fn wire_bps(primary: i32, redundancy_level: u8) -> f64 {
+    let copies = f64::from(redundancy_level.saturating_sub(1));
+    let entries = f64::from(redundancy_level);
+    let per_packet = PACKET_OVERHEAD_BYTES
+        + f64::from(primary) * 0.060 / 8.0
+        + copies * f64::from(secondary_bitrate(primary)) * 0.060 / 8.0
+        + entries;
+    per_packet * 8.0 * PACKETS_PER_SECOND
+}
+
 /// Chooses encoder settings over time.
 ///
-/// Choices (documented deviations from 2.4.4, media.md §2.5-2.10 and §11):
+/// Design (deviations from 2.4.4, media.md §2.5-2.10, §5 and §11):
+/// * **Congestion control on a wire budget.** The controller keeps a budget of bits per second
+///   on the wire (headers included). A queue building up at a bottleneck shows as the recent RTT
+///   rising above the base (minimum) RTT; above 250 ms the budget is cut by 25 % (at most once per
+///   RTT), below 100 ms it grows by 2.5 kbps per second (after a 2 s hold), up to what the best
+///   setting needs. Random loss does not shrink the budget (the profiles' loss is not congestion).
+/// * **Loss protection within the budget.** The wanted redundancy level follows loss as 2.4.4
+///   (2/3/4 above 2/5/8 %, with a 3 s hysteresis to turn off); the highest level whose copies
+///   still leave at least 6 kbps for the primary within the budget is used, the rest goes to the
+///   primary (capped at 12 kbps while redundancy is on unless the budget has room to spare).
+///   Redundancy is used on every network type when the budget allows it (2.4.4 never uses it on
+///   GPRS/EDGE, where loss protection matters most).
 /// * Opus in-band FEC stays on; the expected-loss ctl is the measured loss rounded up, clamped to
-///   5..=25 %. Note that libopus only codes LBRR when the loss-adjusted rate clears its
-///   per-bandwidth threshold (it may narrow the bandwidth to get there), so at low bitrates FEC
-///   is effectively inactive and redundancy is what protects the stream.
-/// * Redundancy: on above 2 % loss (level 2/3/4 above 2/5/8 %), off only after loss stayed below
-///   1 % for 3 s; never on networks that do not allow it.
-/// * While redundancy is on the primary is capped at 12 kbps instead of forced to 8 kbps; the
-///   underlying target keeps evolving and applies again when redundancy turns off.
-/// * Bitrate steps at most once per second: up on a clean, short-RTT, uncongested path, down on
-///   heavy loss, long RTT or a full window.
-/// * New limits clamp the current target instead of resetting it to the initial value.
+///   5..=25 %.
+/// * New limits clamp the current state instead of resetting it.
 pub struct BitrateController {
     limits: BitrateLimits,
-    /// Target primary bitrate (before the redundancy cap).
-    target: i32,
+    /// Wire budget, bits per second.
+    budget: f64,
     redundancy_level: u8,
     /// Since when loss has been below the off threshold while redundancy is on.
     quiet_since: Option<Instant>,
-    last_step: Option<Instant>,
+    last_decrease: Option<Instant>,
+    last_update: Option<Instant>,
     settings: SenderSettings,
 }
 
 impl BitrateController {
-    /// Starts at `limits.initial` with FEC on and no redundancy.
+    /// Starts with a budget for `limits.initial` without redundancy, FEC on.
     pub fn new(limits: BitrateLimits) -> BitrateController {
+        let initial = clamp_bitrate(limits.initial, &limits);
         let mut c = BitrateController {
             limits,
-            target: clamp_bitrate(limits.initial, &limits),
+            budget: wire_bps(initial, 0),
             redundancy_level: 0,
             quiet_since: None,
-            last_step: None,
+            last_decrease: None,
+            last_update: None,
             settings: SenderSettings::default(),
         };
         c.settings = c.compose(MIN_EXPECTED_LOSS);
@@ -108,11 +147,7 @@ impl BitrateController {
     /// New limits (network type or data saving changed).
     pub fn set_limits(&mut self, limits: BitrateLimits) {
         self.limits = limits;
-        self.target = clamp_bitrate(self.target, &limits);
-        if !limits.allow_redundancy {
-            self.redundancy_level = 0;
-            self.quiet_since = None;
-        }
+        self.budget = self.budget.min(self.max_budget());
         self.settings = self.compose(self.settings.expected_loss_perc);
     }
 
@@ -124,19 +159,14 @@ impl BitrateController {
             0.0
         };
         self.update_redundancy(now, loss);
-        self.update_bitrate(now, loss, feedback);
+        self.update_budget(now, feedback);
         let expected = ((loss * 100.0).ceil() as i32).clamp(MIN_EXPECTED_LOSS, MAX_EXPECTED_LOSS);
         self.settings = self.compose(expected);
         self.settings
     }
 
-    /// Redundancy on/off with hysteresis, and its level.
+    /// Wanted redundancy level from loss, with hysteresis.
     fn update_redundancy(&mut self, now: Instant, loss: f64) {
-        if !self.limits.allow_redundancy {
-            self.redundancy_level = 0;
-            self.quiet_since = None;
-            return;
-        }
         if loss > REDUNDANCY_ON_LOSS {
             self.redundancy_level = if loss > LEVEL4_LOSS {
                 4
@@ -161,47 +191,80 @@ impl BitrateController {
         }
     }
 
-    /// At most one ±step per second from loss, RTT and in-flight bytes.
-    fn update_bitrate(&mut self, now: Instant, loss: f64, fb: &SendFeedback) {
-        if let Some(t) = self.last_step {
-            if now.saturating_duration_since(t) < STEP_INTERVAL {
-                return;
-            }
-        }
-        let decrease = loss > DECREASE_LOSS
-            || fb.rtt.is_some_and(|r| r > DECREASE_RTT)
-            || fb.inflight_bytes > DECREASE_INFLIGHT;
-        let increase = loss < INCREASE_MAX_LOSS
-            && fb.rtt.is_none_or(|r| r < INCREASE_MAX_RTT)
-            && fb.inflight_bytes < INCREASE_MAX_INFLIGHT;
-        let new = if decrease {
-            self.target.saturating_sub(self.limits.step_decr.max(0))
-        } else if increase {
-            self.target.saturating_add(self.limits.step_incr.max(0))
+    /// Largest useful budget: the best setting at the wanted redundancy level.
+    fn max_budget(&self) -> f64 {
+        let primary = if self.redundancy_level > 0 {
+            self.limits
+                .max
+                .min(REDUNDANCY_PRIMARY_CAP.max(self.limits.min))
         } else {
-            return;
+            self.limits.max
         };
-        let new = clamp_bitrate(new, &self.limits);
-        if new != self.target {
-            self.target = new;
-            self.last_step = Some(now);
-        }
+        wire_bps(primary, self.redundancy_level)
     }
 
-    /// Builds the settings from the current state.
+    /// Smallest budget: the congestion floor bitrate without redundancy.
+    fn min_budget(&self) -> f64 {
+        wire_bps(CONGESTION_MIN_BITRATE.min(self.limits.max), 0)
+    }
+
+    /// Delay-based AIMD of the wire budget.
+    fn update_budget(&mut self, now: Instant, fb: &SendFeedback) {
+        let dt = self.last_update.map_or(0.0, |t| {
+            now.saturating_duration_since(t).as_secs_f64().min(1.0)
+        });
+        self.last_update = Some(now);
+        let queue = match (fb.recent_rtt, fb.base_rtt) {
+            (Some(r), Some(b)) => Some(r.saturating_sub(b)),
+            _ => None,
+        };
+        let spacing = fb.recent_rtt.unwrap_or_default().max(DECREASE_SPACING);
+        let since_decrease = self.last_decrease.map(|t| now.saturating_duration_since(t));
+        if queue.is_some_and(|q| q > CONGESTED_QUEUE) {
+            if since_decrease.is_none_or(|d| d >= spacing) {
+                self.budget *= DECREASE_FACTOR;
+                self.last_decrease = Some(now);
+            }
+        } else if queue.is_none_or(|q| q < CLEAR_QUEUE)
+            && since_decrease.is_none_or(|d| d >= INCREASE_HOLD)
+        {
+            self.budget += INCREASE_RATE * dt;
+        }
+        self.budget = self.budget.min(self.max_budget()).max(self.min_budget());
+    }
+
+    /// Builds the settings from the budget and the wanted redundancy level.
     fn compose(&self, expected_loss_perc: i32) -> SenderSettings {
-        let bitrate = if self.redundancy_level > 0 {
-            self.target
-                .min(REDUNDANCY_PRIMARY_CAP)
-                .max(self.limits.min.min(REDUNDANCY_PRIMARY_CAP))
-        } else {
-            self.target
+        let floor = CONGESTION_MIN_BITRATE.min(self.limits.max);
+        let mut level = self.redundancy_level;
+        let bitrate = loop {
+            // Primary that fits the budget next to `level` redundancy.
+            let overhead = (PACKET_OVERHEAD_BYTES + f64::from(level)) * 8.0 * PACKETS_PER_SECOND;
+            let copies = f64::from(level.saturating_sub(1));
+            let mut primary = self.budget - overhead;
+            // Copies are sized by the primary they accompany: solve iteratively.
+            for _ in 0..3 {
+                let sec = f64::from(secondary_bitrate(primary as i32));
+                primary = self.budget - overhead - copies * sec;
+            }
+            let cap = if level > 0 {
+                // Past the cap, spare budget goes back to the primary only above the max.
+                self.limits
+                    .max
+                    .min(REDUNDANCY_PRIMARY_CAP.max(self.limits.min))
+            } else {
+                self.limits.max
+            };
+            if level == 0 || primary >= f64::from(floor) {
+                break (primary as i32).clamp(floor, cap.max(floor));
+            }
+            level = if level > 2 { level - 1 } else { 0 };
         };
         SenderSettings {
             bitrate,
             inband_fec: true,
             expected_loss_perc,
-            redundancy_level: self.redundancy_level,
+            redundancy_level: level,
             bandwidth: if bitrate < FULLBAND_MIN_BITRATE {
                 Bandwidth::Wide
             } else {
@@ -215,9 +278,15 @@ impl BitrateController {
         self.settings
     }
 
-    /// The target primary bitrate before the redundancy cap, bits per second.
+    /// The primary bitrate the current budget allows without redundancy, bits per second.
     pub fn target_bitrate(&self) -> i32 {
-        self.target
+        let primary = (self.budget - wire_bps(0, 0)) as i32;
+        primary.clamp(CONGESTION_MIN_BITRATE.min(self.limits.max), self.limits.max)
+    }
+
+    /// The current wire budget, bits per second (IP + UDP headers included).
+    pub fn budget_bps(&self) -> f64 {
+        self.budget
     }
 }
 
@@ -241,11 +310,13 @@ mod tests {
         }
     }
 
-    fn fb(loss: f64, rtt_ms: Option<u64>, inflight: u32) -> SendFeedback {
+    fn fb(loss: f64, base_ms: u64, recent_ms: u64) -> SendFeedback {
         SendFeedback {
             loss_ratio: loss,
-            rtt: rtt_ms.map(Duration::from_millis),
-            inflight_bytes: inflight,
+            rtt: Some(Duration::from_millis(recent_ms)),
+            inflight_bytes: 0,
+            base_rtt: Some(Duration::from_millis(base_ms)),
+            recent_rtt: Some(Duration::from_millis(recent_ms)),
         }
     }
 
@@ -276,93 +347,104 @@ mod tests {
     }
 
     #[test]
-    fn climbs_one_step_per_second_to_max_on_clean_path() {
+    fn climbs_to_max_on_clear_path() {
         let mut c = BitrateController::new(limits());
         let mut t = Instant::now();
-        let s = run(&mut c, &mut t, 2, fb(0.0, Some(100), 300));
-        // 6 updates over 1.8 s: at most two steps.
-        assert!(s.bitrate > 16_000 && s.bitrate <= 18_000, "{}", s.bitrate);
-        let s = run(&mut c, &mut t, 10, fb(0.0, None, 300));
+        let s = run(&mut c, &mut t, 1, fb(0.0, 50, 60));
+        assert!(s.bitrate > 16_000 && s.bitrate < 20_000, "{}", s.bitrate);
+        let s = run(&mut c, &mut t, 10, fb(0.0, 50, 60));
         assert_eq!(s.bitrate, 20_000);
-        assert!(s.inband_fec);
+        // Without RTT samples the budget still grows.
+        let mut c = BitrateController::new(limits());
+        let s = run(&mut c, &mut t, 10, SendFeedback::default());
+        assert_eq!(s.bitrate, 20_000);
     }
 
     #[test]
-    fn holds_when_rtt_or_inflight_moderate() {
+    fn queueing_delay_cuts_budget_fast_then_probes_back() {
         let mut c = BitrateController::new(limits());
         let mut t = Instant::now();
-        assert_eq!(
-            run(&mut c, &mut t, 5, fb(0.0, Some(500), 300)).bitrate,
-            16_000
-        );
-        assert_eq!(
-            run(&mut c, &mut t, 5, fb(0.0, Some(100), 1100)).bitrate,
-            16_000
-        );
-    }
-
-    #[test]
-    fn falls_on_congestion_to_min_and_goes_wideband() {
-        let mut c = BitrateController::new(limits());
-        let mut t = Instant::now();
-        let s = run(&mut c, &mut t, 3, fb(0.0, Some(800), 300));
-        assert!(s.bitrate < 16_000 && s.bitrate >= 13_000, "{}", s.bitrate);
-        let s = run(&mut c, &mut t, 20, fb(0.0, Some(100), 2000));
-        assert_eq!(s.bitrate, 8_000);
+        let start = c.budget_bps();
+        // 400 ms of queue: 25 % cuts once per 600 ms.
+        let s = run(&mut c, &mut t, 2, fb(0.0, 50, 450));
+        assert!(c.budget_bps() < start * 0.7, "{}", c.budget_bps());
+        assert_eq!(c.budget_bps(), wire_bps(CONGESTION_MIN_BITRATE, 0));
         assert_eq!(s.bandwidth, Bandwidth::Wide);
+        let s = run(&mut c, &mut t, 10, fb(0.0, 50, 450));
+        assert_eq!(s.bitrate, CONGESTION_MIN_BITRATE);
+        // Moderate queue: hold.
+        let low = c.budget_bps();
+        run(&mut c, &mut t, 5, fb(0.0, 50, 150));
+        assert_eq!(c.budget_bps(), low);
+        // Queue drained: grows back.
+        let s = run(&mut c, &mut t, 10, fb(0.0, 50, 70));
+        assert!(s.bitrate > 16_000, "{}", s.bitrate);
+    }
+
+    #[test]
+    fn random_loss_does_not_shrink_budget() {
+        let mut c = BitrateController::new(limits());
+        let mut t = Instant::now();
+        let before = c.budget_bps();
+        run(&mut c, &mut t, 5, fb(0.2, 50, 60));
+        assert!(c.budget_bps() > before);
     }
 
     #[test]
     fn redundancy_levels_and_hysteresis() {
         let mut c = BitrateController::new(limits());
         let mut t = Instant::now();
-        let s = run(&mut c, &mut t, 1, fb(0.03, None, 300));
+        // Plenty of budget once it has grown.
+        let s = run(&mut c, &mut t, 20, fb(0.03, 50, 60));
         assert_eq!(s.redundancy_level, 2);
         assert_eq!(s.bitrate, REDUNDANCY_PRIMARY_CAP);
         assert_eq!(s.expected_loss_perc, 5);
         assert!(s.inband_fec);
-        let s = run(&mut c, &mut t, 1, fb(0.06, None, 300));
+        let s = run(&mut c, &mut t, 10, fb(0.06, 50, 60));
         assert_eq!((s.redundancy_level, s.expected_loss_perc), (3, 6));
-        let s = run(&mut c, &mut t, 1, fb(0.2, None, 300));
+        let s = run(&mut c, &mut t, 10, fb(0.2, 50, 60));
         assert_eq!((s.redundancy_level, s.expected_loss_perc), (4, 20));
-        let s = run(&mut c, &mut t, 1, fb(0.5, None, 300));
+        let s = run(&mut c, &mut t, 1, fb(0.5, 50, 60));
         assert_eq!(s.expected_loss_perc, 25);
-        // 1.5 % keeps redundancy (level 2) however long it lasts.
-        let s = run(&mut c, &mut t, 10, fb(0.015, None, 300));
+        let s = run(&mut c, &mut t, 10, fb(0.015, 50, 60));
         assert_eq!(s.redundancy_level, 2);
-        // Below 1 %: still on for the first 3 s, then off.
-        let s = run(&mut c, &mut t, 2, fb(0.0, None, 300));
+        let s = run(&mut c, &mut t, 2, fb(0.0, 50, 60));
         assert_eq!(s.redundancy_level, 2);
-        let s = run(&mut c, &mut t, 2, fb(0.0, None, 300));
+        let s = run(&mut c, &mut t, 2, fb(0.0, 50, 60));
         assert_eq!(s.redundancy_level, 0);
         assert!(s.bitrate > REDUNDANCY_PRIMARY_CAP);
     }
 
     #[test]
-    fn no_redundancy_when_not_allowed() {
-        let mut l = limits();
-        l.allow_redundancy = false;
-        let mut c = BitrateController::new(l);
-        let mut t = Instant::now();
-        let s = run(&mut c, &mut t, 3, fb(0.2, None, 300));
-        assert_eq!(s.redundancy_level, 0);
-        assert!(s.inband_fec);
-        assert_eq!(s.expected_loss_perc, 20);
-        // Heavy loss still steps the bitrate down.
-        assert!(s.bitrate < 16_000);
-        // Switching limits on a redundancy-enabled controller turns it off at once.
+    fn tight_budget_trades_redundancy_copies_for_a_6k_primary_floor() {
         let mut c = BitrateController::new(limits());
-        run(&mut c, &mut t, 1, fb(0.2, None, 300));
-        assert_eq!(c.settings().redundancy_level, 4);
-        c.set_limits(l);
-        assert_eq!(c.settings().redundancy_level, 0);
+        let mut t = Instant::now();
+        run(&mut c, &mut t, 3, fb(0.2, 50, 60));
+        // Squeeze: congestion with heavy loss.
+        let s = run(&mut c, &mut t, 10, fb(0.2, 50, 600));
+        assert_eq!(s.bitrate, CONGESTION_MIN_BITRATE);
+        assert!(wire_bps(s.bitrate, s.redundancy_level) <= c.budget_bps() + 1.0);
+        // Every choice fits the budget and keeps the floor.
+        for budget_kbps in [16, 20, 24, 28, 32, 40] {
+            let mut c = BitrateController::new(limits());
+            c.redundancy_level = 4;
+            c.budget = f64::from(budget_kbps) * 1000.0;
+            let s = c.compose(20);
+            assert!(s.bitrate >= CONGESTION_MIN_BITRATE);
+            if s.redundancy_level > 0 {
+                assert!(
+                    wire_bps(s.bitrate, s.redundancy_level) <= c.budget + 1.0,
+                    "{budget_kbps}: {s:?}"
+                );
+            }
+        }
     }
 
     #[test]
     fn set_limits_clamps_instead_of_resetting() {
         let mut c = BitrateController::new(limits());
         let mut t = Instant::now();
-        run(&mut c, &mut t, 10, fb(0.0, None, 0));
+        run(&mut c, &mut t, 10, fb(0.0, 50, 60));
         assert_eq!(c.settings().bitrate, 20_000);
         let mut l = limits();
         l.max = 16_000;

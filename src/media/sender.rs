@@ -32,7 +32,8 @@ pub struct EncodedFrame {
     pub redundancy: Vec<Vec<u8>>,
 }
 
-/// Bitrate of the secondary (redundancy) encoder, bits per second.
+/// Bitrate of the secondary (redundancy) encoder at the start, bits per second (afterwards
+/// [`super::bitrate::secondary_bitrate`] of the primary bitrate: 8 kbps, or 6 kbps below 12).
 pub const SECONDARY_BITRATE: i32 = 8_000;
 /// Largest secondary encoding (the wire carries 1-byte lengths; 2.4.4 uses 128-byte buffers).
 pub const MAX_SECONDARY_BYTES: usize = 128;
@@ -116,12 +117,18 @@ impl AudioSender {
         if w.expected_loss_perc != a.expected_loss_perc {
             self.primary.set_packet_loss_perc(w.expected_loss_perc)?;
         }
+        let secondary_bps = super::bitrate::secondary_bitrate(w.bitrate);
+        if let Some(sec) = self.secondary.as_mut() {
+            if w.bitrate != a.bitrate {
+                sec.set_bitrate(secondary_bps)?;
+            }
+        }
         if w.redundancy_level == 0 {
             // Improvement over 2.4.4: stale encodings never leak into a later episode.
             self.secondary = None;
             self.history.clear();
         } else if self.secondary.is_none() {
-            let mut enc = Encoder::new(SECONDARY_BITRATE)?;
+            let mut enc = Encoder::new(secondary_bps)?;
             enc.set_bandwidth(Bandwidth::Wide)?;
             enc.set_inband_fec(false)?;
             self.secondary = Some(enc);

@@ -28,9 +28,16 @@ const CONTROL_INTERVAL: Duration = Duration::from_millis(300);
 const BARS_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the shared snapshot is refreshed.
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
-/// Jitter-buffer minimum delay normally and when the peer sends redundancy (frames).
+/// Jitter-buffer minimum delay (frames) on a clean link, when frames go missing (the next
+/// frame's in-band FEC needs one frame of look-ahead), and when the peer sends redundancy (its
+/// copies of a lost frame arrive up to two frames later). 2.4.4 uses 2 and 4.
+const MIN_DELAY_CLEAN: u32 = 1;
 const MIN_DELAY: u32 = 2;
-const MIN_DELAY_PEER_EC: u32 = 4;
+const MIN_DELAY_PEER_EC: u32 = 3;
+/// Receive loss (smoothed fraction of frames missing at playout) above which the minimum delay
+/// leaves [`MIN_DELAY_CLEAN`], and below which it returns to it.
+const RX_LOSS_HIGH: f64 = 0.01;
+const RX_LOSS_LOW: f64 = 0.002;
 
 /// A request from the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +138,12 @@ struct LoopState {
     bars_len: usize,
     bars: i32,
     preview: Vec<i16>,
+    /// Peer announced redundancy (extra EC).
+    peer_ec: bool,
+    /// Smoothed receive loss and the counters it was last computed from.
+    rx_loss: f64,
+    rx_counts: (u64, u64),
+    min_delay: u32,
 }
 
 impl Engine {
@@ -147,7 +160,12 @@ impl Engine {
             bars_len: 0,
             bars: 0,
             preview: vec![0; crate::media::FRAME_SAMPLES * 2],
+            peer_ec: false,
+            rx_loss: 0.0,
+            rx_counts: (0, 0),
+            min_delay: 0,
         };
+        self.update_min_delay(&mut st);
         let mut buf = vec![0u8; RECV_BUFFER];
         let mut chunk = [0i16; CHUNK_SAMPLES];
         let mut next_control = start + CONTROL_INTERVAL;
@@ -288,11 +306,8 @@ impl Engine {
                     self.receiver.insert(now, pts, &data, redundant);
                 }
                 Event::PeerStream { extra_ec, .. } => {
-                    self.receiver.set_min_delay(if extra_ec {
-                        MIN_DELAY_PEER_EC
-                    } else {
-                        MIN_DELAY
-                    });
+                    st.peer_ec = extra_ec;
+                    self.update_min_delay(st);
                 }
                 Event::PeerDataSaving(on) => {
                     st.peer_data_saving = on;
@@ -328,12 +343,44 @@ impl Engine {
             loss_ratio: report.loss_ratio,
             rtt: report.rtt,
             inflight_bytes: report.inflight_bytes,
+            base_rtt: report.base_rtt,
+            recent_rtt: report.recent_rtt,
         };
+        self.update_min_delay(st);
         let settings = self.bitrate.update(now, &feedback);
         self.sender.apply(settings);
         let ec = settings.redundancy_level > 0;
         st.extra_ec_used |= ec;
         self.session.set_extra_ec(ec);
+    }
+
+    /// Jitter-buffer minimum delay from the peer's redundancy flag and the receive loss: as low
+    /// as a clean link allows, deeper when concealment needs look-ahead.
+    fn update_min_delay(&mut self, st: &mut LoopState) {
+        let rx = self.receiver.stats();
+        let (lost, decoded) = (rx.frames_lost, rx.frames_decoded);
+        let d_lost = lost.saturating_sub(st.rx_counts.0) as f64;
+        let d_all = d_lost + decoded.saturating_sub(st.rx_counts.1) as f64;
+        st.rx_counts = (lost, decoded);
+        if d_all > 0.0 {
+            st.rx_loss += (d_lost / d_all - st.rx_loss) * 0.1;
+        }
+        let lossy = if st.min_delay > MIN_DELAY_CLEAN {
+            st.rx_loss > RX_LOSS_LOW
+        } else {
+            st.rx_loss > RX_LOSS_HIGH
+        };
+        let frames = if st.peer_ec {
+            MIN_DELAY_PEER_EC
+        } else if lossy {
+            MIN_DELAY
+        } else {
+            MIN_DELAY_CLEAN
+        };
+        if frames != st.min_delay {
+            st.min_delay = frames;
+            self.receiver.set_min_delay(frames);
+        }
     }
 
     /// Signal bars from state, send loss and receive lateness, averaged over 4 s.

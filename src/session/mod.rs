@@ -5,6 +5,7 @@
 //! send ([`Transmit`]) and [`Event`]s. No sockets, threads or clocks inside, so the whole state
 //! machine runs in simulated time in tests.
 
+mod delay_stats;
 mod endpoints;
 mod extras;
 mod send_stats;
@@ -200,6 +201,10 @@ pub struct SendReport {
     pub loss_ratio: f64,
     pub rtt: Option<Duration>,
     pub inflight_bytes: u32,
+    /// Base (windowed minimum) RTT of direct acks.
+    pub base_rtt: Option<Duration>,
+    /// Fast-moving RTT of direct acks.
+    pub recent_rtt: Option<Duration>,
 }
 
 /// The call state machine.
@@ -352,6 +357,8 @@ impl Session {
             loss_ratio: self.send_stats.loss_ratio(),
             rtt: self.send_stats.srtt().or_else(|| self.current_rtt()),
             inflight_bytes: self.send_stats.inflight_bytes(),
+            base_rtt: self.send_stats.delay().base(),
+            recent_rtt: self.send_stats.delay().recent(),
         }
     }
 
@@ -545,7 +552,7 @@ impl Session {
             fragment: None,
             data: primary,
             fec: if inline_fec {
-                redundancy.iter().map(Vec::as_slice).collect()
+                inline_fec_entries(redundancy)
             } else {
                 Vec::new()
             },
@@ -1115,4 +1122,19 @@ fn next_after(prev: Instant, period: Duration, now: Instant) -> Instant {
     } else {
         now + period
     }
+}
+
+/// The inline redundancy block of a STREAM_DATA record: every entry but the last as given; the
+/// last one (the current frame's own secondary encoding, media.md 2.10) is sent empty. Both
+/// tgvoip-rs and 2.4.4 already hold the record's primary for that pts when they read the block
+/// (2.4.4 inserts the primary first and ignores an EC copy of a held pts; tgvoip-rs ignores empty
+/// entries), so the copy only cost ~60 bytes per packet (media.md 11.6). Positions, and with them
+/// the pts each entry maps to, are unchanged.
+fn inline_fec_entries(redundancy: &[Vec<u8>]) -> Vec<&[u8]> {
+    let n = redundancy.len();
+    redundancy
+        .iter()
+        .enumerate()
+        .map(|(i, e)| if i + 1 == n { &[][..] } else { e.as_slice() })
+        .collect()
 }

@@ -4,6 +4,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::delay_stats::DelayTracker;
+
 /// An audio packet not yet acknowledged.
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
@@ -37,6 +39,7 @@ pub struct SendStats {
     start: Option<Instant>,
     lost_total: u64,
     srtt: Option<Duration>,
+    delay: DelayTracker,
 }
 
 impl Default for SendStats {
@@ -48,6 +51,7 @@ impl Default for SendStats {
             start: None,
             lost_total: 0,
             srtt: None,
+            delay: DelayTracker::default(),
         }
     }
 }
@@ -81,6 +85,7 @@ impl SendStats {
                 }
                 if direct {
                     let sample = now.saturating_duration_since(p.sent);
+                    self.delay.on_sample(now, sample);
                     self.srtt = Some(match self.srtt {
                         Some(s) => (s * 7 + sample) / 8,
                         None => sample,
@@ -124,6 +129,11 @@ impl SendStats {
     /// Unacknowledged audio payload bytes.
     pub fn inflight_bytes(&self) -> u32 {
         self.inflight_bytes
+    }
+
+    /// Recent and base RTT of direct acks (queueing-delay evidence).
+    pub fn delay(&self) -> &DelayTracker {
+        &self.delay
     }
 
     /// Smoothed round-trip time from direct acks.

@@ -17,12 +17,14 @@ use crate::relay::Direction;
 /// Usage text for `--help`.
 pub const USAGE: &str = "\
 usage: tgvoip-reflector [--listen ADDR:PORT] [--seed N] [--duration SECS] [--port-file PATH]
+                        [--trace FILE]
                         [--dir both|caller_to_callee|callee_to_caller] [--profile NAME]
                         [--loss P] [--loss-corr C] [--delay MS] [--jitter MS] [--delay-corr C]
                         [--reorder P] [--duplicate P] [--rate KBIT] [--queue BYTES] [--phase SECS]
        tgvoip-reflector --list-profiles
 Impairment flags apply to the last phase of the directions chosen by the latest --dir (default both).
 --phase SECS ends the current phase after SECS s and starts a copy of it that later flags modify.
+--trace FILE writes per-500-ms byte counts per direction (JSON lines) on exit.
 caller_to_callee = datagrams from the side whose tag has bit 0 of byte 15 clear.
 ";
 
@@ -39,6 +41,8 @@ pub struct Config {
     pub duration: Option<Duration>,
     /// File to write the bound port to.
     pub port_file: Option<PathBuf>,
+    /// File to write per-interval byte counts to on exit (JSON lines).
+    pub trace: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -49,6 +53,7 @@ impl Default for Config {
             seed: 0,
             duration: None,
             port_file: None,
+            trace: None,
         }
     }
 }
@@ -118,6 +123,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, ArgErro
             "--seed" => cfg.seed = value.parse().map_err(|_| bad())?,
             "--duration" => cfg.duration = Some(secs(&value).ok_or_else(bad)?),
             "--port-file" => cfg.port_file = Some(PathBuf::from(&value)),
+            "--trace" => cfg.trace = Some(PathBuf::from(&value)),
             "--dir" => {
                 dirs = match value.as_str() {
                     "both" => &Direction::BOTH,

@@ -10,6 +10,7 @@ mod relay;
 mod server;
 mod signals;
 mod stats;
+mod trace;
 
 use std::io::Write;
 use std::net::UdpSocket;
@@ -52,7 +53,10 @@ fn run(cfg: Config) -> std::io::Result<()> {
     writeln!(out, "listening on {local}")?;
     out.flush()?;
     let board = relay::Switchboard::new(cfg.schedules, cfg.seed);
-    let report = server::run(&socket, board, cfg.duration, signals::stop_requested)?;
+    let (report, trace) = server::run(&socket, board, cfg.duration, signals::stop_requested)?;
+    if let Some(path) = &cfg.trace {
+        trace.write(path)?;
+    }
     writeln!(out, "{}", report.to_json())?;
     out.flush()
 }

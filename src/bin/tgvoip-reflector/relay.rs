@@ -11,8 +11,9 @@ use std::time::Duration;
 use tgvoip::wire::relay::{self, RelayMessage, PEER_TAG_LEN};
 use tgvoip::wire::WireError;
 
-use crate::impair::{CopyFate, Impairment, Schedule};
+use crate::impair::{CopyFate, Impairment, Schedule, HEADER_OVERHEAD};
 use crate::stats::{DirStats, Report};
+use crate::trace::Trace;
 
 /// A forwarding direction, named after the sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,6 +83,7 @@ pub struct Switchboard {
     schedules: [Schedule; 2],
     seed: u64,
     report: Report,
+    trace: Trace,
 }
 
 impl Switchboard {
@@ -92,6 +94,7 @@ impl Switchboard {
             schedules,
             seed,
             report: Report::default(),
+            trace: Trace::default(),
         }
     }
 
@@ -181,6 +184,16 @@ impl Switchboard {
                     return Vec::new();
                 }
                 let decision = pair.impair[dir.index()].process(data.len(), now);
+                let rate = self.schedules[dir.index()].settings_at(now).rate_kbit;
+                let bin = self.trace.bin(now, dir.index(), rate);
+                let wire_len = (data.len() + HEADER_OVERHEAD) as u64;
+                bin.offered += wire_len;
+                bin.to_limiter += wire_len * decision.copies.len() as u64;
+                bin.dropped_queue += decision
+                    .copies
+                    .iter()
+                    .filter(|c| matches!(c, CopyFate::Overflow))
+                    .count() as u64;
                 stats.dropped_loss += u64::from(decision.lost);
                 stats.duplicated += u64::from(decision.duplicated);
                 let mut flipped = data.to_vec();
@@ -218,6 +231,11 @@ impl Switchboard {
     /// Counts a copy actually sent.
     pub fn record_forwarded(&mut self, dir: Direction) {
         dir_stats(&mut self.report, dir).forwarded += 1;
+    }
+
+    /// The per-interval byte counts so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
     }
 
     /// The counters so far.

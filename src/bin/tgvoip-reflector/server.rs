@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::relay::{Action, Pending, Switchboard};
 use crate::stats::Report;
+use crate::trace::Trace;
 
 /// Longest recv wait, so stop requests are noticed promptly.
 const POLL: Duration = Duration::from_millis(50);
@@ -38,13 +39,14 @@ impl Ord for Queued {
     }
 }
 
-/// Runs the relay on `socket` until `stop()` is true or `deadline` (since start) passes.
+/// Runs the relay on `socket` until `stop()` is true or `deadline` (since start) passes;
+/// returns the counters and the per-interval trace.
 pub fn run(
     socket: &UdpSocket,
     mut board: Switchboard,
     deadline: Option<Duration>,
     stop: impl Fn() -> bool,
-) -> io::Result<Report> {
+) -> io::Result<(Report, Trace)> {
     let start = Instant::now();
     let mut heap: BinaryHeap<Reverse<Queued>> = BinaryHeap::new();
     let mut seq = 0u64;
@@ -97,7 +99,7 @@ pub fn run(
             Err(e) => eprintln!("tgvoip-reflector: recv: {e}"),
         }
     }
-    Ok(board.report())
+    Ok((board.report(), board.trace().clone()))
 }
 
 /// Sends one datagram, logging failures; true if it was sent.
