@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "../tgvoip.h"
+#include "tgvoip.h"
 #include "VoIPServerConfig.h"
 
 #ifndef LIBTGVOIP_VERSION

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string>
 
-#include "../tgvoip.h"
+#include "tgvoip.h"
 
 namespace tgvoip {
 
