@@ -1,6 +1,12 @@
 /* api_*: every C API function, including misuse. Usage: api_test GROUP (or "all"). */
 #include "test_util.h"
 
+#ifdef __cplusplus
+#define TMP(name) "api_cpp_" name
+#else
+#define TMP(name) "api_c_" name
+#endif
+
 static int g_state_calls = 0;
 static int g_last_state = 0;
 static tgvoip_status_t g_stop_in_cb = TGVOIP_OK, g_free_in_cb = TGVOIP_OK;
@@ -264,13 +270,13 @@ static void test_native_io(void) {
     bool on = true;
     size_t queued = 99;
     const char* paths[2];
-    FILE* f = fopen("api_test_hold.pcm", "wb");
+    FILE* f = fopen(TMP("hold.pcm"), "wb");
     CHECK(f != NULL);
     if (f) {
         fputs("0123", f);
         fclose(f);
     }
-    paths[0] = "api_test_hold.pcm";
+    paths[0] = TMP("hold.pcm");
     paths[1] = "/nonexistent/x.pcm";
     CHECK_ST(tgvoip_controller_new(&c), TGVOIP_OK);
     CHECK_ST(tgvoip_controller_get_native_io(c, &on), TGVOIP_OK);
@@ -280,19 +286,19 @@ static void test_native_io(void) {
     CHECK(on);
     CHECK_ST(tgvoip_controller_play(c, "/nonexistent/x.pcm"), TGVOIP_E_IO);
     CHECK_ST(tgvoip_controller_play(c, NULL), TGVOIP_E_INVALID_ARGUMENT);
-    CHECK_ST(tgvoip_controller_play(c, "api_test_hold.pcm"), TGVOIP_OK);
+    CHECK_ST(tgvoip_controller_play(c, TMP("hold.pcm")), TGVOIP_OK);
     CHECK_ST(tgvoip_controller_play_on_hold(c, paths, 2, &queued), TGVOIP_OK);
     CHECK(queued == 1);
     CHECK_ST(tgvoip_controller_play_on_hold(c, NULL, 2, NULL), TGVOIP_E_INVALID_ARGUMENT);
     CHECK_ST(tgvoip_controller_set_output_file(c, "/nonexistent/dir/out.pcm"), TGVOIP_E_IO);
-    CHECK_ST(tgvoip_controller_set_output_file(c, "api_test_out.pcm"), TGVOIP_OK);
+    CHECK_ST(tgvoip_controller_set_output_file(c, TMP("out.pcm")), TGVOIP_OK);
     CHECK_ST(tgvoip_controller_clear_play_queue(c), TGVOIP_OK);
     CHECK_ST(tgvoip_controller_clear_hold_queue(c), TGVOIP_OK);
     CHECK_ST(tgvoip_controller_unset_output_file(c), TGVOIP_OK);
     CHECK_ST(tgvoip_controller_clear_play_queue(NULL), TGVOIP_E_INVALID_ARGUMENT);
     CHECK_ST(tgvoip_controller_free(c), TGVOIP_OK);
-    remove("api_test_hold.pcm");
-    remove("api_test_out.pcm");
+    remove(TMP("hold.pcm"));
+    remove(TMP("out.pcm"));
 }
 
 static void test_server_config(void) {
