@@ -644,7 +644,7 @@ pub unsafe extern "C" fn tgvoip_controller_set_config(
         let data_saving = DataSaving::from_i32(cfg.data_saving)
             .ok_or_else(|| FfiError::arg("data_saving must be TGVOIP_DATA_SAVING_*"))?;
         let dur = |v: f64, what: &str| -> FfiResult<Duration> {
-            if !v.is_finite() || v < 0.0 || v > 1e6 {
+            if !v.is_finite() || !(0.0..=1e6).contains(&v) {
                 return Err(FfiError::arg(format!("{what} must be 0..1e6 seconds")));
             }
             Ok(Duration::from_secs_f64(v))

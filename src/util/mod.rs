@@ -140,7 +140,7 @@ pub fn is_probable_prime(n: &BigUint, rounds: u32) -> bool {
     let n1 = n - 1u32;
     let s = n1.trailing_zeros().unwrap_or(0);
     let d = &n1 >> s;
-    let bytes = ((n.bits() + 7) / 8) as usize;
+    let bytes = n.bits().div_ceil(8) as usize;
     let mut buf = vec![0u8; bytes];
     for _ in 0..rounds {
         rand::Rng::fill(&mut rand::thread_rng(), buf.as_mut_slice());
