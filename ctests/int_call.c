@@ -22,6 +22,7 @@ typedef struct {
     double heard_energy;
     size_t heard_samples, preprocessed_calls, preprocessed_samples;
     int established;
+    tgvoip_status_t stop_in_cb, free_in_cb, getter_in_cb;
 } caller_audio;
 
 static void cb_input(void* ud, int16_t* buf, size_t n) {
@@ -42,8 +43,15 @@ static void cb_pre(void* ud, int16_t* buf, size_t n) {
     a->preprocessed_samples = n;
 }
 static void cb_state(void* ud, tgvoip_controller_t* c, int32_t state) {
-    (void)c;
-    if (state == TGVOIP_STATE_ESTABLISHED) ((caller_audio*)ud)->established = 1;
+    caller_audio* a = (caller_audio*)ud;
+    int32_t bars = 0;
+    if (state == TGVOIP_STATE_ESTABLISHED && !a->established) {
+        a->established = 1;
+        /* on the callback thread: getters work, stop/free are refused instead of deadlocking */
+        a->getter_in_cb = tgvoip_controller_get_signal_bars_count(c, &bars);
+        a->stop_in_cb = tgvoip_controller_stop(c);
+        a->free_in_cb = tgvoip_controller_free(c);
+    }
 }
 
 static tgvoip_controller_t* make(const char* host, uint16_t port, const char* tag_hex, bool caller) {
@@ -124,6 +132,8 @@ int main(int argc, char** argv) {
     CHECK_ST(tgvoip_controller_stop(callee), TGVOIP_OK);
 
     CHECK(a.established);
+    CHECK(a.getter_in_cb == TGVOIP_OK);
+    CHECK(a.stop_in_cb == TGVOIP_E_WOULD_DEADLOCK && a.free_in_cb == TGVOIP_E_WOULD_DEADLOCK);
     CHECK_ST(tgvoip_controller_get_stats(caller, &stats), TGVOIP_OK);
     CHECK(stats.bytes_sent_wifi > 10000 && stats.bytes_recvd_wifi > 10000);
     CHECK(a.preprocessed_calls > 10 && a.preprocessed_samples == 2880);

@@ -16,5 +16,16 @@ export TGVOIP_PYTHON
 
 echo "== cargo test"
 cargo test --release -- --nocapture 2>&1 | tee target/test-output.txt
+echo "== C ABI: header, CMake package, C/C++ tests (api_*, int_*, build_*, leak_*)"
+SHARED_DIR=$(cd "${TGVOIP_SHARED_DIR:-../shared}" && pwd)
+cargo build --release --lib --bins
+cmake -S . -B target/cmake -DTGVOIP_CARGO_BUILD=OFF -DTGVOIP_SHARED_DIR="$SHARED_DIR" >/dev/null
+cmake --build target/cmake -j2
+ctest --test-dir target/cmake --output-on-failure
+echo "== C ABI tests under AddressSanitizer"
+cmake -S . -B target/cmake-asan -DTGVOIP_CARGO_BUILD=OFF -DTGVOIP_ASAN=ON -DTGVOIP_SHARED_DIR="$SHARED_DIR" >/dev/null
+cmake --build target/cmake-asan -j2
+ctest --test-dir target/cmake-asan --output-on-failure -E build_install_consumer
+
 echo "== summary"
 grep -E '^\[(wifi|3g2)\]' target/test-output.txt || true
