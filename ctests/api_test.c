@@ -206,6 +206,10 @@ static void test_getters(void) {
         tgvoip_audio_device_list_t list;
         CHECK_ST(tgvoip_enumerate_audio_inputs(&list), TGVOIP_E_NOT_SUPPORTED);
         CHECK_ST(tgvoip_enumerate_audio_outputs(NULL), TGVOIP_E_INVALID_ARGUMENT);
+        tgvoip_audio_input_tester_t* t = NULL;
+        CHECK_ST(tgvoip_audio_input_tester_new("default", &t), TGVOIP_E_NOT_SUPPORTED);
+        CHECK(t == NULL && tgvoip_audio_input_tester_failed(t) && tgvoip_audio_input_tester_get_and_reset_level(t) == 0.0f);
+        tgvoip_audio_input_tester_free(NULL);
     }
     CHECK_ST(tgvoip_controller_free(c), TGVOIP_OK);
 }

@@ -218,6 +218,9 @@ typedef struct tgvoip_controller_t tgvoip_controller_t;
 // A packet type byte. Unknown values are kept so they can be counted and ignored.
 typedef struct PacketType PacketType;
 
+// Opaque microphone level tester (libtgvoip's `AudioInputTester`); never created by this build.
+typedef struct tgvoip_audio_input_tester_t tgvoip_audio_input_tester_t;
+
 // Status code returned by every fallible function (`TGVOIP_OK` or a negative `TGVOIP_E_*`).
 typedef int32_t tgvoip_status_t;
 
@@ -664,6 +667,18 @@ tgvoip_status_t tgvoip_enumerate_audio_outputs(tgvoip_audio_device_list_t *out);
 
 // Frees a device list (never produced by this build); NULL is ignored.
 void tgvoip_audio_device_list_free(tgvoip_audio_device_list_t *list);
+
+// There is no platform audio backend: `TGVOIP_E_NOT_SUPPORTED`.
+tgvoip_status_t tgvoip_audio_input_tester_new(const char *device_id, tgvoip_audio_input_tester_t **out);
+
+// Always 0.0 (no tester can exist).
+float tgvoip_audio_input_tester_get_and_reset_level(tgvoip_audio_input_tester_t *tester);
+
+// Always true (no tester can exist).
+bool tgvoip_audio_input_tester_failed(tgvoip_audio_input_tester_t *tester);
+
+// Frees a tester; NULL is ignored.
+void tgvoip_audio_input_tester_free(tgvoip_audio_input_tester_t *tester);
 
 // The TL `key_fingerprint` of a 256-byte key: SHA-1(key)[12..20] as a little-endian int64.
 tgvoip_status_t tgvoip_util_key_fingerprint(const uint8_t *key, size_t len, int64_t *out);

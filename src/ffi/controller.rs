@@ -1468,3 +1468,47 @@ pub unsafe extern "C" fn tgvoip_audio_device_list_free(list: *mut tgvoip_audio_d
         (*list).count = 0;
     }
 }
+
+/// Opaque microphone level tester (libtgvoip's `AudioInputTester`); never created by this build.
+pub struct tgvoip_audio_input_tester_t {
+    _private: (),
+}
+
+/// There is no platform audio backend: `TGVOIP_E_NOT_SUPPORTED`.
+#[no_mangle]
+pub unsafe extern "C" fn tgvoip_audio_input_tester_new(
+    device_id: *const c_char,
+    out: *mut *mut tgvoip_audio_input_tester_t,
+) -> tgvoip_status_t {
+    guard(|| {
+        let _ = opt_str(device_id, "device_id")?;
+        if out.is_null() {
+            return Err(FfiError::arg("out is NULL"));
+        }
+        Err(FfiError::unsupported("no platform audio backend"))
+    })
+}
+
+/// Always 0.0 (no tester can exist).
+#[no_mangle]
+pub extern "C" fn tgvoip_audio_input_tester_get_and_reset_level(
+    tester: *mut tgvoip_audio_input_tester_t,
+) -> f32 {
+    let _ = tester;
+    0.0
+}
+
+/// Always true (no tester can exist).
+#[no_mangle]
+pub extern "C" fn tgvoip_audio_input_tester_failed(
+    tester: *mut tgvoip_audio_input_tester_t,
+) -> bool {
+    let _ = tester;
+    true
+}
+
+/// Frees a tester; NULL is ignored.
+#[no_mangle]
+pub extern "C" fn tgvoip_audio_input_tester_free(tester: *mut tgvoip_audio_input_tester_t) {
+    let _ = tester;
+}

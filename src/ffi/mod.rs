@@ -473,3 +473,18 @@ pub unsafe extern "C" fn tgvoip_set_crypto_functions(
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_a_status_and_errors_a_message() {
+        assert_eq!(guard(|| panic!("boom")), TGVOIP_E_PANIC);
+        assert_eq!(tgvoip_last_error_code(), TGVOIP_E_PANIC);
+        assert!(!tgvoip_last_error_message().is_null());
+        assert_eq!(guard(|| Err(FfiError::arg("x"))), TGVOIP_E_INVALID_ARGUMENT);
+        assert_eq!(guard(|| Ok(())), TGVOIP_OK);
+        assert!(tgvoip_last_error_message().is_null());
+    }
+}

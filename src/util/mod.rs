@@ -247,6 +247,17 @@ mod tests {
     }
 
     #[test]
+    fn miller_rabin_small_numbers() {
+        for p in [2u32, 3, 7919, 104_729, 2_147_483_647] {
+            assert!(is_probable_prime(&BigUint::from(p), 16), "{p}");
+        }
+        // 561 and 41041 are Carmichael numbers (Fermat liars for every coprime base).
+        for c in [1u32, 4, 561, 41_041, 7917, 2_147_483_649] {
+            assert!(!is_probable_prime(&BigUint::from(c), 16), "{c}");
+        }
+    }
+
+    #[test]
     fn g_x_ranges() {
         let p = &TELEGRAM_PRIME;
         assert_eq!(check_g_x(&[1], p), Err(DhError::GxOutOfRange));
