@@ -16,10 +16,23 @@ export TGVOIP_PYTHON
 
 echo "== cargo test"
 cargo test --release -- --nocapture 2>&1 | tee target/test-output.txt
+echo "== C ABI: header, CMake package, C/C++ tests (api_*, int_*, build_*, leak_*)"
+SHARED_DIR=$(cd "${TGVOIP_SHARED_DIR:-../shared}" && pwd)
+cargo build --release --lib --bins
+cmake -S . -B target/cmake -DTGVOIP_CARGO_BUILD=OFF -DTGVOIP_SHARED_DIR="$SHARED_DIR" >/dev/null
+cmake --build target/cmake -j2
+ctest --test-dir target/cmake --output-on-failure 2>&1 | tee target/ctest-output.txt
+echo "== C ABI tests under AddressSanitizer"
+cmake -S . -B target/cmake-asan -DTGVOIP_CARGO_BUILD=OFF -DTGVOIP_ASAN=ON -DTGVOIP_SHARED_DIR="$SHARED_DIR" >/dev/null
+cmake --build target/cmake-asan -j2
+ctest --test-dir target/cmake-asan --output-on-failure -E build_install_consumer 2>&1 | tee target/ctest-asan-output.txt
+
 echo "== quality benchmark (quick: two profiles, a few seconds; asserts nothing about quality)"
 scripts/quality-bench.sh --quick --out target/quality-bench-quick 2>&1 | tee target/quality-bench-quick.txt
 echo "== summary"
 grep -E '^\[[a-z0-9-]+\] ' target/test-output.txt || true
 # One closing line over every test binary (the last cargo line is the empty doc-test run).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt
+     /tests passed, [0-9]+ tests failed out of/ { f += $4; p += $NF - $4 }
+     END { printf "tests: %d passed, %d failed\n", p, f }' \
+    target/test-output.txt target/ctest-output.txt target/ctest-asan-output.txt

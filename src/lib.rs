@@ -7,11 +7,13 @@
 pub mod api;
 pub mod audio;
 pub mod controller;
+pub mod ffi;
 pub mod media;
 pub mod net;
 pub mod server_config;
 pub mod session;
 pub mod sync;
+pub mod util;
 pub mod wire;
 
 pub use api::{

@@ -77,6 +77,15 @@ impl ServerConfig {
         }
     }
 
+    /// A string value (JSON string, or any other JSON value rendered as text), or `None`.
+    pub fn string(&self, key: &str) -> Option<String> {
+        match self.values.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+
     /// A boolean (JSON bool, "true"/"false", or a number), or `default`.
     pub fn bool(&self, key: &str, default: bool) -> bool {
         match self.values.get(key) {

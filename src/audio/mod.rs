@@ -1,6 +1,7 @@
 //! The real-time audio side: a thread that exchanges 20 ms chunks with the application every
 //! 20 ms and talks to the rest of the library only through bounded SPSC rings and atomics.
 
+pub mod file_io;
 pub mod ring;
 pub mod rt;
 pub mod schedule;

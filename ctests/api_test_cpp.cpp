@@ -1,0 +1,2 @@
+// The C API test compiled as C++.
+#include "api_test.c"

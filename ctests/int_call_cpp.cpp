@@ -1,0 +1,2 @@
+// The C integration test compiled as C++.
+#include "int_call.c"
