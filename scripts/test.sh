@@ -14,6 +14,10 @@ TGVOIP_PYTHON=$(scripts/pyenv.sh)
 export TGVOIP_PYTHON
 "$TGVOIP_PYTHON" tests/quality/score.py --self-test
 
+echo "== interop peer (pytgvoip 0.0.7.1 = libtgvoip 2.4.4; built once per machine)"
+TGVOIP_INTEROP_PYTHON=$(tests/interop/setup.sh)
+export TGVOIP_INTEROP_PYTHON
+
 echo "== cargo test"
 cargo test --release -- --nocapture 2>&1 | tee target/test-output.txt
 echo "== C ABI: header, CMake package, C/C++ tests (api_*, int_*, build_*, leak_*)"

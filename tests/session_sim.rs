@@ -639,3 +639,36 @@ fn growing_path_delay_shows_as_queueing_delay_in_the_send_report() {
     assert!(base < Duration::from_millis(70), "{r:?}");
     assert!(recent - base > Duration::from_millis(400), "{r:?}");
 }
+
+/// 2.4.4 starts audio only once it has both the peer's INIT and its INIT_ACK. A side that got
+/// an INIT_ACK but whose peer's INIT was lost (the relay did not know it yet) must wait too:
+/// otherwise its audio reaches a 2.4.4 peer that has no INIT_ACK yet, which then spends its
+/// "first stream packet" trigger and turns ESTABLISHED only 1.5 s after the INIT_ACK.
+#[test]
+fn audio_waits_for_the_peer_init_as_well_as_its_init_ack() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 3), SessionTunables::default());
+    // A's first INIT round reaches a relay that does not know B yet and is dropped.
+    sim.a.connect(sim.now);
+    sim.flush();
+    sim.run_until(Duration::from_millis(10));
+    sim.b.connect(sim.now);
+    sim.flush();
+    // B's INIT reaches A (30 ms), A's INIT_ACK is back at B by 50 ms; A's next INIT round is
+    // due at 100 ms.
+    sim.run_until(Duration::from_millis(80));
+    assert!(!sim.b.can_send_audio(), "B sends audio before A's INIT");
+    assert!(
+        sim.obs[0].frames.is_empty(),
+        "A got audio from B: {:?}",
+        sim.obs[0].frames
+    );
+    sim.run_until(Duration::from_secs(1));
+    assert!(sim.b.can_send_audio());
+    for which in 0..2 {
+        assert!(sim.established_at(which).is_some(), "side {which}");
+        assert!(
+            !sim.obs[which].frames.is_empty(),
+            "side {which} got no audio"
+        );
+    }
+}

@@ -530,9 +530,16 @@ impl Session {
         }
     }
 
-    /// Whether audio frames are accepted for sending (the peer's INIT_ACK has arrived).
+    /// Whether audio frames are accepted for sending: both the peer's INIT and its INIT_ACK have
+    /// arrived, as 2.4.4 requires before it starts audio. Sending after the INIT_ACK alone
+    /// makes a 2.4.4 peer that has not yet had our INIT_ACK spend its "first stream packet"
+    /// trigger while it cannot use it: it then turns ESTABLISHED only 1.5 s after our INIT_ACK
+    /// (about 2 s into the call) instead of 0.5 s after our first audio.
     pub fn can_send_audio(&self) -> bool {
-        self.init_ack_received && self.state != CallState::Failed && !self.mic_muted
+        self.init_ack_received
+            && self.init_received
+            && self.state != CallState::Failed
+            && !self.mic_muted
     }
 
     /// Sends one 60 ms Opus frame with optional redundancy (oldest first, the last entry being

@@ -121,6 +121,8 @@ pub struct CallResult {
     pub states: Vec<(f64, String)>,
     pub cpu_seconds: f64,
     pub wall_seconds: f64,
+    /// From `tgvoip-call`'s stats line: received frames, lost, late, fec, redundant.
+    pub recv_stats: Option<[u64; 5]>,
     pub stderr: String,
     pub output: PathBuf,
     pub pre: PathBuf,
@@ -135,15 +137,64 @@ impl CallResult {
     }
 }
 
+/// Which implementation runs one side of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impl {
+    /// `tgvoip-call` (this crate).
+    Rust,
+    /// `tests/interop/peer.py`: the real libtgvoip 2.4.4 through pytgvoip 0.0.7.1.
+    Libtgvoip,
+}
+
+impl Impl {
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Rust => "tgvoip-rs",
+            Impl::Libtgvoip => "libtgvoip",
+        }
+    }
+}
+
+/// The Python of the interop venv (pytgvoip 0.0.7.1): `TGVOIP_INTEROP_PYTHON`, which
+/// `scripts/test.sh` sets from `tests/interop/setup.sh`. Missing is a test failure, never a skip.
+pub fn interop_python() -> PathBuf {
+    let p = std::env::var_os("TGVOIP_INTEROP_PYTHON").map(PathBuf::from);
+    let Some(p) = p.filter(|p| p.exists()) else {
+        panic!(
+            "no interop venv: set TGVOIP_INTEROP_PYTHON=$(tests/interop/setup.sh) (scripts/test.sh does)"
+        )
+    };
+    p
+}
+
 /// Starts one side; `role` is "caller" or "callee".
 pub fn spawn_call(relay: &str, role: &str, input: &Path, dir: &Path, extra: &[&str]) -> Child {
+    spawn_side(Impl::Rust, relay, role, input, dir, extra)
+}
+
+/// Starts one side with the given implementation; both take `tgvoip-call`'s arguments.
+pub fn spawn_side(
+    imp: Impl,
+    relay: &str,
+    role: &str,
+    input: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> Child {
     let tag = if role == "caller" {
         CALLER_TAG
     } else {
         CALLEE_TAG
     };
-    Command::new(env!("CARGO_BIN_EXE_tgvoip-call"))
-        .arg(relay)
+    let mut cmd = match imp {
+        Impl::Rust => Command::new(env!("CARGO_BIN_EXE_tgvoip-call")),
+        Impl::Libtgvoip => {
+            let mut c = Command::new(interop_python());
+            c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/peer.py"));
+            c
+        }
+    };
+    cmd.arg(relay)
         .arg(tag)
         .args(["-k", &key_hex(), "-r", role])
         .arg("-i")
@@ -156,7 +207,7 @@ pub fn spawn_call(relay: &str, role: &str, input: &Path, dir: &Path, extra: &[&s
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start tgvoip-call")
+        .unwrap_or_else(|e| panic!("start {} side: {e}", imp.name()))
 }
 
 pub fn finish_call(child: Child, role: &str, dir: &Path) -> CallResult {
@@ -174,6 +225,7 @@ pub fn finish_call(child: Child, role: &str, dir: &Path) -> CallResult {
         }
     }
     let mut states = Vec::new();
+    let mut recv_stats = None;
     let mut cpu_seconds = 0.0;
     let mut wall_seconds = 0.0;
     for line in stderr.lines() {
@@ -186,6 +238,15 @@ pub fn finish_call(child: Child, role: &str, dir: &Path) -> CallResult {
                 states.push((t, words[2].to_string()));
             }
         }
+        if let Some(i) = rest.find("received ") {
+            let nums: Vec<u64> = rest[i..]
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|w| !w.is_empty())
+                .take(5)
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            recv_stats = nums.try_into().ok();
+        }
         if words.len() == 6 && words[0] == "cpu" {
             cpu_seconds = words[1].parse().unwrap_or(0.0);
             wall_seconds = words[4].parse().unwrap_or(0.0);
@@ -196,6 +257,7 @@ pub fn finish_call(child: Child, role: &str, dir: &Path) -> CallResult {
         debug_log,
         timestamps,
         states,
+        recv_stats,
         cpu_seconds,
         wall_seconds,
         stderr,
@@ -211,9 +273,28 @@ pub fn run_pair(
     caller_extra: &[&str],
     callee_extra: &[&str],
 ) -> (CallResult, CallResult) {
-    let a = spawn_call(relay, "caller", &sample(CALLER_SAMPLE), dir, caller_extra);
+    run_pair_with(
+        (Impl::Rust, Impl::Rust),
+        relay,
+        dir,
+        (&sample(CALLER_SAMPLE), &sample(CALLEE_SAMPLE)),
+        caller_extra,
+        callee_extra,
+    )
+}
+
+/// Runs a caller and a callee of the given implementations, sending the given inputs.
+pub fn run_pair_with(
+    (caller, callee): (Impl, Impl),
+    relay: &str,
+    dir: &Path,
+    (caller_in, callee_in): (&Path, &Path),
+    caller_extra: &[&str],
+    callee_extra: &[&str],
+) -> (CallResult, CallResult) {
+    let a = spawn_side(caller, relay, "caller", caller_in, dir, caller_extra);
     std::thread::sleep(Duration::from_millis(50));
-    let b = spawn_call(relay, "callee", &sample(CALLEE_SAMPLE), dir, callee_extra);
+    let b = spawn_side(callee, relay, "callee", callee_in, dir, callee_extra);
     let a = finish_call(a, "caller", dir);
     let b = finish_call(b, "callee", dir);
     (a, b)
