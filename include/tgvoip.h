@@ -11,9 +11,6 @@
 typedef struct tgvoip_controller_t tgvoip_controller_t;
 
 
-// Samples per chunk exchanged with the application (20 ms at 48 kHz).
-#define CHUNK_SAMPLES 960
-
 // ABI major version: bumped (with the soname) on incompatible changes.
 #define TGVOIP_ABI_VERSION_MAJOR 3
 
@@ -133,90 +130,6 @@ typedef struct tgvoip_controller_t tgvoip_controller_t;
 
 // Emoji table: pytgvoip's strings (differ at 57 and 301..=310).
 #define TGVOIP_EMOJI_TABLE_PYTGVOIP 1
-
-// Sample rate everywhere at the API and inside the pipeline.
-#define SAMPLE_RATE 48000
-
-// Duration of one Opus frame on the wire, in milliseconds (fixed by libtgvoip 2.4.4).
-#define FRAME_MS 60
-
-// Samples in one 60 ms Opus frame.
-#define FRAME_SAMPLES 2880
-
-// Largest frame a jitter slot holds (a 2.4.4 receiver drops larger frames).
-#define MAX_FRAME_BYTES 1024
-
-// Primary bitrate cap while redundancy is on (2.4.4 forces 8 kbps).
-#define REDUNDANCY_PRIMARY_CAP 12000
-
-// Occupancy cap in frames (1.2 s); beyond it the oldest frame is dropped.
-#define MAX_OCCUPANCY 20
-
-// Consecutive playout misses after which the buffer resets and re-locks on the next arrival.
-#define RESYNC_MISSES 10
-
-// Largest target delay the jitter buffer may adapt to, frames (600 ms, as 2.4.4).
-#define MAX_DELAY_FRAMES 10
-
-// Bitrate of the secondary (redundancy) encoder, bits per second.
-#define SECONDARY_BITRATE 8000
-
-// Largest secondary encoding (the wire carries 1-byte lengths; 2.4.4 uses 128-byte buffers).
-#define MAX_SECONDARY_BYTES 128
-
-// Secondary encodings kept for redundancy (the wire allows at most 4 entries per record).
-#define MAX_REDUNDANCY 4
-
-// Largest datagram read; longer ones are truncated and then fail decryption.
-#define RECV_BUFFER 1500
-
-// Protocol version this implementation speaks.
-#define PROTOCOL_VERSION 9
-
-// Oldest peer protocol version accepted.
-#define MIN_PROTOCOL_VERSION 3
-
-// Connection max layer advertised by libtgvoip 2.4.4.
-#define CONNECTION_MAX_LAYER 92
-
-// Largest datagram accepted from the network (the receive buffer of 2.4.4).
-#define MAX_DATAGRAM 1500
-
-// FOURCC of the Opus codec as it appears in INIT / INIT_ACK.
-#define CODEC_OPUS 1330664787
-
-// Length of the call's shared secret.
-#define KEY_LEN 256
-
-// Largest extra payload: the record length byte counts the type byte too (wire.md 4.3).
-#define MAX_EXTRA_PAYLOAD 254
-
-// xflags bit: an extras block follows the short header.
-#define XFLAG_HAS_EXTRA 1
-
-// xflags bit: a u32 receive timestamp follows the extras.
-#define XFLAG_HAS_RECV_TS 2
-
-// TL constructor of the handshake header.
-#define TL_DECRYPTED_AUDIO_BLOCK 3690547393
-
-// TL constructor of the ordinary header.
-#define TL_SIMPLE_AUDIO_BLOCK 3423407734
-
-// Protocol name in TL headers, "GrVP".
-#define TL_PROTOCOL_NAME 1347842631
-
-// Largest frame length expressible in the 16-bit length field.
-#define MAX_FRAME_LEN (size_t)LF_LEN_MASK
-
-// Length of a relay peer tag.
-#define PEER_TAG_LEN 16
-
-// Length of the connection header.
-#define HEADER_LEN 64
-
-// A packet type byte. Unknown values are kept so they can be counted and ignored.
-typedef struct PacketType PacketType;
 
 // Opaque microphone level tester (libtgvoip's `AudioInputTester`); never created by this build.
 typedef struct tgvoip_audio_input_tester_t tgvoip_audio_input_tester_t;
@@ -392,36 +305,6 @@ typedef struct {
 
 // Unexpected internal failure.
 #define TGVOIP_E_INTERNAL -99
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 #ifdef __cplusplus
 extern "C" {
