@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/cgo"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -371,5 +372,25 @@ func TestUtilities(t *testing.T) {
 	}
 	if err := UpdateServerConfig("{not json"); !errors.Is(err, ErrParse) {
 		t.Fatalf("bad JSON: %v", err)
+	}
+}
+
+// TestAudioDispatchAllocFree: the Go side of the real-time audio path allocates nothing.
+func TestAudioDispatchAllocFree(t *testing.T) {
+	var sum int64
+	cbs := &callbackSet{audio: AudioCallbacks{
+		Input:  func(buf []int16) { buf[0] = 1 },
+		Output: func(buf []int16) { sum += int64(buf[0]) },
+	}}
+	h := cgo.NewHandle(cbs)
+	defer h.Delete()
+	buf := make([]int16, 960)
+	allocs := testing.AllocsPerRun(1000, func() {
+		dispatchAudio(uintptr(h), 0, buf)
+		dispatchAudio(uintptr(h), 1, buf)
+		dispatchAudio(uintptr(h), 2, buf)
+	})
+	if allocs != 0 || sum == 0 {
+		t.Fatalf("audio dispatch: %v allocations per chunk (sum %d)", allocs, sum)
 	}
 }

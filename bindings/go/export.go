@@ -39,6 +39,14 @@ func goTgvoipSignalBars(h C.uintptr_t, bars C.int32_t) {
 //
 //export goTgvoipAudio
 func goTgvoipAudio(h C.uintptr_t, which C.int, samples *C.int16_t, n C.size_t) {
+	if samples != nil && n > 0 {
+		dispatchAudio(uintptr(h), int(which), unsafe.Slice((*int16)(unsafe.Pointer(samples)), int(n)))
+	}
+}
+
+// dispatchAudio hands one chunk to the registered Go audio callback (0 input, 1 output,
+// 2 preprocessed). It allocates nothing (TestAudioDispatchAllocFree).
+func dispatchAudio(h uintptr, which int, buf []int16) {
 	cbs := cgo.Handle(h).Value().(*callbackSet)
 	var f func([]int16)
 	switch which {
@@ -49,7 +57,7 @@ func goTgvoipAudio(h C.uintptr_t, which C.int, samples *C.int16_t, n C.size_t) {
 	default:
 		f = cbs.audio.Preprocessed
 	}
-	if f != nil && samples != nil && n > 0 {
-		f(unsafe.Slice((*int16)(unsafe.Pointer(samples)), int(n)))
+	if f != nil {
+		f(buf)
 	}
 }

@@ -347,11 +347,26 @@ public final class CallTest {
         check("Resampler.convert48to44", Resampler.convert48to44(out, back) == 441, "");
     }
 
+    /** nativeInit loads and nativeRelease saves the persistent state file. */
+    static void persistentState() throws IOException {
+        Path f = Files.createTempFile("tgvoip-state", ".json");
+        Files.delete(f);
+        new VoIPController(f.toString()).release();
+        String saved = Files.exists(f) ? Files.readString(f) : "";
+        check("release writes the persistent state file", saved.contains("ver"), saved);
+        new VoIPController(f.toString()).release(); // loads it again
+        Files.writeString(f, "garbage");
+        new VoIPController(f.toString()).release(); // a bad file is ignored
+        check("a bad persistent state file is ignored", Files.readString(f).contains("ver"), "");
+        Files.deleteIfExists(f);
+    }
+
     /** Entry point: runs every test; exit status 1 if any check failed. */
     public static void main(String[] args) {
         NativeLoader.load();
         System.out.println("tgvoip " + Controller.version() + " (tgvoip-rs " + Controller.implVersion() + ")");
         test("telegram surface", CallTest::telegramSurface);
+        test("persistent state", CallTest::persistentState);
         test("misuse", CallTest::misuse);
         test("call through reflector", CallTest::callThroughReflector);
         System.out.println("java: " + passed + " passed, " + failed + " failed");
