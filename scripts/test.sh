@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --all-targets --all-features -- -D warnings
 
 echo "== scoring tools"
 TGVOIP_PYTHON=$(scripts/pyenv.sh)
@@ -31,6 +31,14 @@ cmake -S . -B target/cmake-asan -DTGVOIP_CARGO_BUILD=OFF -DTGVOIP_ASAN=ON -DTGVO
 cmake --build target/cmake-asan -j2
 ctest --test-dir target/cmake-asan --output-on-failure -E build_install_consumer 2>&1 | tee target/ctest-asan-output.txt
 
+echo "== Go and Java bindings (the library rebuilt with --features jni, which the Java test needs)"
+cargo build --release --lib --features jni
+export GOCACHE=${GOCACHE:-$PWD/target/go-cache} GOPATH=${GOPATH:-$PWD/target/gopath} GOPROXY=off GOFLAGS=-mod=mod
+unformatted=$(cd bindings/go && gofmt -l .)
+if [ -n "$unformatted" ]; then echo "gofmt: unformatted: $unformatted"; exit 1; fi
+(cd bindings/go && go vet ./... && go test -count=1 -v ./...) 2>&1 | tee target/go-test-output.txt
+bindings/java/run-tests.sh 2>&1 | tee target/java-test-output.txt
+
 echo "== quality benchmark (quick: two profiles, a few seconds; asserts nothing about quality)"
 scripts/quality-bench.sh --quick --out target/quality-bench-quick 2>&1 | tee target/quality-bench-quick.txt
 echo "== summary"
@@ -38,5 +46,8 @@ grep -E '^\[[a-z0-9-]+\] ' target/test-output.txt || true
 # One closing line over every test binary (the last cargo line is the empty doc-test run).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /tests passed, [0-9]+ tests failed out of/ { f += $4; p += $NF - $4 }
+     /^--- PASS: / { p++ } /^--- FAIL: / { f++ }
+     /^java: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
      END { printf "tests: %d passed, %d failed\n", p, f }' \
-    target/test-output.txt target/ctest-output.txt target/ctest-asan-output.txt
+    target/test-output.txt target/ctest-output.txt target/ctest-asan-output.txt \
+    target/go-test-output.txt target/java-test-output.txt

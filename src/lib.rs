@@ -8,6 +8,8 @@ pub mod api;
 pub mod audio;
 pub mod controller;
 pub mod ffi;
+#[cfg(feature = "jni")]
+pub mod jni;
 pub mod media;
 pub mod net;
 pub mod server_config;

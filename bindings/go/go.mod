@@ -1,0 +1,3 @@
+module tgvoip-rs/tgvoip
+
+go 1.19
