@@ -259,9 +259,10 @@ class _Core:
                 del owner
 
     # --- ending -------------------------------------------------------------------------------
-    def close(self):
-        """Stops the call and frees everything. Safe from any thread, including the handler
-        and audio threads of this controller (the joins then finish on a helper thread)."""
+    def stop(self):
+        """Stops the call; the handle stays valid for getters. Safe from any thread, including
+        the handler and audio threads of this controller (they are then joined on a helper
+        thread instead of waited for)."""
         with self.lock:
             if self.closed:
                 return
@@ -270,20 +271,36 @@ class _Core:
         lib.tgvoip_pcm_bridge_close(self.bridge)
         self._save_persistent_state()
         self.events.put(None)
-        current = threading.current_thread()
-        if rc == _lib.E_WOULD_DEADLOCK or current in self.threads:
-            threading.Thread(target=self._finish, name="tgvoip-py-closer", daemon=True).start()
-        else:
-            self._finish()
+        if rc == _lib.E_WOULD_DEADLOCK:  # only possible from the synchronous set_callbacks report
+            threading.Thread(target=self._join, args=(True,), name="tgvoip-py-closer",
+                             daemon=True).start()
+        elif threading.current_thread() not in self.threads:
+            self._join(False)
 
-    def _finish(self):
+    def release(self):
+        """Stops the call and frees the native handles (the object was collected, or exit)."""
+        self.stop()
+        if threading.current_thread() in self.threads or self.sync_tid is not None:
+            threading.Thread(target=self._free, name="tgvoip-py-closer", daemon=True).start()
+        else:
+            self._free()
+
+    def _join(self, stop_again):
         current = threading.current_thread()
         for t in self.threads:
             if t is not current and t.ident is not None:
                 t.join()
-        lib.tgvoip_controller_stop(self.handle)
-        lib.tgvoip_controller_free(self.handle)
-        lib.tgvoip_pcm_bridge_free(self.bridge)
+        if stop_again:
+            lib.tgvoip_controller_stop(self.handle)
+
+    def _free(self):
+        self._join(True)
+        with self.lock:
+            if self.handle is None:
+                return
+            handle, bridge, self.handle, self.bridge = self.handle, self.bridge, None, None
+        lib.tgvoip_controller_free(handle)
+        lib.tgvoip_pcm_bridge_free(bridge)
         _LIVE.discard(self)
 
     def _save_persistent_state(self):
@@ -321,7 +338,7 @@ def _frame_bytes(frame, silence):
 def _atexit():
     for core in list(_LIVE):
         try:
-            core.close()
+            core.release()
         except Exception:
             pass
 
@@ -385,7 +402,7 @@ class VoIPController:
             return
         core = self._core = _Core(self)
         core.persistent_state_file = self._persistent_state_file
-        self._finalizer = weakref.finalize(self, core.close)
+        self._finalizer = weakref.finalize(self, core.release)
         core.install_callbacks()
         path = self._persistent_state_file
         if path and os.path.isfile(path):
@@ -413,7 +430,7 @@ class VoIPController:
         callbacks included; no handler or frame callback starts after it returns, except when
         called from one of them (that one finishes)."""
         if self._core is not None:
-            self._core.close()
+            self._core.stop()
 
     # --- setup ----------------------------------------------------------------------------------
     def set_proxy(self, address, port, username, password):
@@ -499,7 +516,7 @@ class VoIPController:
 
     # --- getters (still valid after stop) -------------------------------------------------
     def _h(self):
-        if self._core is None:
+        if self._core is None or self._core.handle is None:
             raise RuntimeError("controller not initialised (call _init() first)")
         return self._core.handle
 
