@@ -79,9 +79,11 @@ class Party:
         self.failed = threading.Event()
         self.done = threading.Event()
         self.send_calls = 0
+        self.threads = set()   # names of the threads the callbacks ran on
 
     def on_state(self, state):
         import tgvoip
+        self.threads.add(threading.current_thread().name)
         self.states.append(state)
         if state == tgvoip.CallState.ESTABLISHED:
             self.established.set()
@@ -90,6 +92,7 @@ class Party:
 
     def send(self, length):
         self.send_calls += 1
+        self.threads.add(threading.current_thread().name)
         if not self.established.is_set() or self.pos >= len(self.pcm):
             return b""
         chunk = self.pcm[self.pos:self.pos + length]
@@ -100,6 +103,7 @@ class Party:
 
     def recv(self, frame):
         assert len(frame) == FRAME
+        self.threads.add(threading.current_thread().name)
         self.heard.append(frame)
 
 

@@ -65,6 +65,10 @@ def test_two_python_controllers_hear_each_other(relay_factory, tmp_path):
     assert CallState.ESTABLISHED in a.states and a.states[0] == CallState.WAIT_INIT_ACK
     assert ca.get_last_error() == tgvoip.CallError.UNKNOWN
     assert "MTProto" in ca.get_debug_string() or ca.get_debug_string()
+    # Python ran only on the binding's own threads, never on a library thread (those would
+    # show up as ctypes' "Dummy-N" threads).
+    assert a.threads == {"tgvoip-py-events", "tgvoip-py-input", "tgvoip-py-output"}, a.threads
+    assert b.threads == a.threads, b.threads
     del ca, cb   # ends the calls, like pytgvoip
     to_callee = score(a.pcm, b"".join(b.heard), tmp_path, "py-to-py caller->callee")
     to_caller = score(b.pcm, b"".join(a.heard), tmp_path, "py-to-py callee->caller")
