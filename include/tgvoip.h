@@ -122,6 +122,9 @@ typedef struct tgvoip_controller_t tgvoip_controller_t;
 // Samples per audio callback (20 ms at 48 kHz).
 #define TGVOIP_AUDIO_FRAME_SAMPLES 960
 
+// Largest ring capacity, in frames (20 s).
+#define TGVOIP_PCM_BRIDGE_MAX_FRAMES 1000
+
 // Number of entries in the emoji table (333).
 #define TGVOIP_EMOJI_COUNT 333
 
@@ -133,6 +136,9 @@ typedef struct tgvoip_controller_t tgvoip_controller_t;
 
 // Opaque microphone level tester (libtgvoip's `AudioInputTester`); never created by this build.
 typedef struct tgvoip_audio_input_tester_t tgvoip_audio_input_tester_t;
+
+// Opaque PCM bridge between a controller's audio callbacks and application threads.
+typedef struct tgvoip_pcm_bridge_t tgvoip_pcm_bridge_t;
 
 // Status code returned by every fallible function (`TGVOIP_OK` or a negative `TGVOIP_E_*`).
 typedef int32_t tgvoip_status_t;
@@ -272,6 +278,18 @@ typedef struct {
   // Number of devices.
   size_t count;
 } tgvoip_audio_device_list_t;
+
+// Counters of a PCM bridge.
+typedef struct {
+  // Microphone frames the audio thread asked for.
+  uint64_t input_frames;
+  // ... of which none was queued (silence was sent).
+  uint64_t input_underruns;
+  // Heard frames the audio thread delivered.
+  uint64_t output_frames;
+  // ... of which the output ring was full (the frame was dropped).
+  uint64_t output_overruns;
+} tgvoip_pcm_bridge_stats_t;
 
 // Success.
 #define TGVOIP_OK 0
@@ -562,6 +580,39 @@ bool tgvoip_audio_input_tester_failed(tgvoip_audio_input_tester_t *tester);
 
 // Frees a tester; NULL is ignored.
 void tgvoip_audio_input_tester_free(tgvoip_audio_input_tester_t *tester);
+
+// Creates a bridge whose two rings (microphone and heard audio) hold up to `capacity_frames`
+// 960-sample frames each (1..=1000). Free with `tgvoip_pcm_bridge_free`.
+tgvoip_status_t tgvoip_pcm_bridge_new(uint32_t capacity_frames, tgvoip_pcm_bridge_t **out);
+
+// Frees a bridge; NULL is ignored. The controller it was attached to must be stopped or freed.
+void tgvoip_pcm_bridge_free(tgvoip_pcm_bridge_t *b);
+
+// Installs the bridge as the controller's audio input and output callbacks (replacing any
+// others; the preprocessed callback is removed). Must precede connect, like
+// `tgvoip_controller_set_audio_data_callbacks`.
+tgvoip_status_t tgvoip_pcm_bridge_attach(tgvoip_pcm_bridge_t *b, tgvoip_controller_t *c);
+
+// Queues one microphone frame (`count` must be 960). `TGVOIP_E_BUFFER_TOO_SMALL` when the ring
+// is full (nothing queued).
+tgvoip_status_t tgvoip_pcm_bridge_push_input(tgvoip_pcm_bridge_t *b, const int16_t *samples, size_t count);
+
+// Takes one heard frame into `out` (`count` must be 960); `*got` says whether there was one.
+tgvoip_status_t tgvoip_pcm_bridge_pop_output(tgvoip_pcm_bridge_t *b, int16_t *out, size_t count, bool *got);
+
+// Blocks until fewer than `below` microphone frames are queued (the application should queue
+// more), the bridge is closed, or `timeout_ms` passes. `*queued` gets the frames queued.
+tgvoip_status_t tgvoip_pcm_bridge_wait_input(tgvoip_pcm_bridge_t *b, uint32_t below, int32_t timeout_ms, uint32_t *queued);
+
+// Blocks until a heard frame is available, the bridge is closed, or `timeout_ms` passes.
+// `*available` gets the frames ready to pop.
+tgvoip_status_t tgvoip_pcm_bridge_wait_output(tgvoip_pcm_bridge_t *b, int32_t timeout_ms, uint32_t *available);
+
+// Wakes every waiter now and makes later waits return at once (the audio keeps flowing).
+tgvoip_status_t tgvoip_pcm_bridge_close(tgvoip_pcm_bridge_t *b);
+
+// The bridge's counters.
+tgvoip_status_t tgvoip_pcm_bridge_get_stats(tgvoip_pcm_bridge_t *b, tgvoip_pcm_bridge_stats_t *out);
 
 // The TL `key_fingerprint` of a 256-byte key: SHA-1(key)[12..20] as a little-endian int64.
 tgvoip_status_t tgvoip_util_key_fingerprint(const uint8_t *key, size_t len, int64_t *out);

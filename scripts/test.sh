@@ -31,6 +31,9 @@ cmake -S . -B target/cmake-asan -DTGVOIP_CARGO_BUILD=OFF -DTGVOIP_ASAN=ON -DTGVO
 cmake --build target/cmake-asan -j2
 ctest --test-dir target/cmake-asan --output-on-failure -E build_install_consumer 2>&1 | tee target/ctest-asan-output.txt
 
+echo "== Python bindings: wheel, then pytest in fresh venvs on Python 3.8, 3.11 and 3.13"
+TGVOIP_SHARED_DIR="$SHARED_DIR" CARGO_BUILD=0 bindings/python/run-tests.sh 2>&1 | tee target/python-output.txt
+
 echo "== Go and Java bindings (the library rebuilt with --features jni, which the Java test needs)"
 cargo build --release --lib --features jni
 export GOCACHE=${GOCACHE:-$PWD/target/go-cache} GOPATH=${GOPATH:-$PWD/target/gopath} GOPROXY=off GOFLAGS=-mod=mod
@@ -43,11 +46,13 @@ echo "== quality benchmark (quick: two profiles, a few seconds; asserts nothing 
 scripts/quality-bench.sh --quick --out target/quality-bench-quick 2>&1 | tee target/quality-bench-quick.txt
 echo "== summary"
 grep -E '^\[[a-z0-9-]+\] ' target/test-output.txt || true
+grep -E '^\[python [0-9.]+\] ' target/python-output.txt || true
 # One closing line over every test binary (the last cargo line is the empty doc-test run).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /tests passed, [0-9]+ tests failed out of/ { f += $4; p += $NF - $4 }
      /^--- PASS: / { p++ } /^--- FAIL: / { f++ }
      /^java: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+     /^\[python [0-9.]+\] / { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' \
     target/test-output.txt target/ctest-output.txt target/ctest-asan-output.txt \
-    target/go-test-output.txt target/java-test-output.txt
+    target/go-test-output.txt target/java-test-output.txt target/python-output.txt

@@ -15,6 +15,7 @@
 #![allow(non_camel_case_types, clippy::missing_safety_doc)]
 
 pub mod controller;
+pub mod pcm_bridge;
 pub mod util;
 
 use std::cell::{Cell, RefCell};
