@@ -43,10 +43,8 @@ fn longest_gap(pcm: &Path) -> Duration {
             (e / w.len() as f64).sqrt() > 1000.0
         })
         .collect();
-    let (Some(first), Some(last)) = (
-        loud.iter().position(|l| *l),
-        loud.iter().rposition(|l| *l),
-    ) else {
+    let (Some(first), Some(last)) = (loud.iter().position(|l| *l), loud.iter().rposition(|l| *l))
+    else {
         return Duration::MAX;
     };
     let mut run = 0u32;
@@ -68,9 +66,7 @@ fn recovered(r: &CallResult) -> bool {
     let Some(rec) = s.iter().position(|x| *x == "RECONNECTING") else {
         return false;
     };
-    s[..rec].contains(&"ESTABLISHED")
-        && s[rec..].contains(&"ESTABLISHED")
-        && !s.contains(&"FAILED")
+    s[..rec].contains(&"ESTABLISHED") && s[rec..].contains(&"ESTABLISHED") && !s.contains(&"FAILED")
 }
 
 /// A call with two relays (the second slower, so the first is preferred) in which the first
@@ -181,7 +177,9 @@ fn check_p2p(pair: (Impl, Impl), name: &str) {
             sent(&a) + sent(&b)
         );
         assert!(r.success, "{role}: {}", r.stderr);
-        assert_eq!(r.debug_log["p2p_type"], "inet", "{role}: {}", r.debug_log);
+        // "inet", or "lan" when the peer took our (loopback) LAN announcement.
+        let p2p = r.debug_log["p2p_type"].as_str().unwrap_or("");
+        assert!(p2p == "inet" || p2p == "lan", "{role}: {}", r.debug_log);
         assert!(gap < Duration::from_millis(300), "{role}: gap {gap:?}");
     }
     // Most of the call went direct.

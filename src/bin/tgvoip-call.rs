@@ -161,9 +161,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     .ok_or_else(|| format!("bad relay address {v:?}"))?,
             ),
             "--p2p" => args.allow_p2p = yes_no(&v)?,
-            "--bind" => {
-                args.bind = Some(v.parse().map_err(|_| format!("bad bind address {v:?}"))?)
-            }
+            "--bind" => args.bind = Some(v.parse().map_err(|_| format!("bad bind address {v:?}"))?),
             _ => return Err(format!("unknown option {k}")),
         }
     }
@@ -342,8 +340,12 @@ fn run(args: Args) -> Result<bool, String> {
             }
         })
         .collect();
-    ctl.set_remote_endpoints(endpoints, args.allow_p2p, Controller::connection_max_layer())
-        .map_err(|e| e.to_string())?;
+    ctl.set_remote_endpoints(
+        endpoints,
+        args.allow_p2p,
+        Controller::connection_max_layer(),
+    )
+    .map_err(|e| e.to_string())?;
     if let Some(ip) = args.bind {
         ctl.set_bind_address(ip);
     }

@@ -118,3 +118,28 @@ impl Session {
         self.next_self_info = Some(now);
     }
 }
+
+impl Session {
+    /// The local network changed (the app reported another network type; wire.md 7.7): back to
+    /// the preferred relay from a direct path, forget the LAN endpoint and every RTT, look for
+    /// the peer's public address again, restart the UDP test, and tell the peer
+    /// (NETWORK_CHANGED, with our data-saving flag). Before the call was first established
+    /// only the data-saving flag is recorded, as 2.4.4 ignores that first report.
+    pub fn network_changed(&mut self, now: Instant, data_saving: bool) {
+        self.cfg.data_saving = data_saving;
+        if !self.ever_established || self.state == CallState::Failed {
+            return;
+        }
+        if self.on_direct_path() {
+            let preferred = self.endpoints.preferred();
+            self.endpoints.set_current_only(preferred);
+        }
+        self.endpoints.remove(super::endpoints::LAN_ID);
+        for ep in self.endpoints.iter_mut() {
+            ep.clear_rtt();
+        }
+        self.request_peer_info(now);
+        self.announce_switch();
+        self.restart_udp_test(now);
+    }
+}
