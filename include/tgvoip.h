@@ -435,7 +435,9 @@ tgvoip_status_t tgvoip_controller_set_encryption_key(tgvoip_controller_t *c, con
 
 // Sets the relays (must precede connect). `tcp` turns every entry into a TCP relay (not
 // implemented: `TGVOIP_E_NOT_SUPPORTED`); TCP and P2P entries are accepted but only UDP relays
-// are used; `allow_p2p` is passed on (this build always talks through the relay).
+// are used. With `allow_p2p` the call goes direct when it can (public endpoints from the
+// relays' peer-info answers, LAN endpoints announced by the peer) and back to a relay when the
+// direct path breaks; without it nothing is sent to, or answered from, a direct path.
 tgvoip_status_t tgvoip_controller_set_remote_endpoints(tgvoip_controller_t *c, const tgvoip_endpoint_t *endpoints, size_t count, bool allow_p2p, bool tcp, int32_t connection_max_layer);
 
 // Opens the UDP socket. Once, before connect. On failure the state becomes FAILED (and the

@@ -16,11 +16,14 @@ const USAGE: &str =
     "usage: tgvoip-call HOST:PORT TAGHEX -k KEYHEX -i IN.pcm -o OUT.pcm [-p PRE.pcm]
        [-c SERVER_CONFIG.json] [-r caller|callee] [-t NETTYPE 0..11] [-s never|mobile|always]
        [-n yes|no] [-g yes|no] [--drain SECS] [--init-timeout SECS] [--mute-at SECS:SECS]
+       [--relay HOST:PORT]... [--p2p yes|no] [--bind IP]
 
 Makes one side of a call through the relay at HOST:PORT using the 16-byte peer tag TAGHEX and the
 256-byte key KEYHEX (hex). IN.pcm (s16le, 48 kHz, mono) is sent as the microphone once the call is
 established; what is heard goes to OUT.pcm, and the outgoing audio as the peer will hear it to
 PRE.pcm. -n / -g: noise suppression / gain control (accepted; no DSP in this build).
+--relay adds relays (ids 2, 3, ... after the first one's 1, same tag); --p2p allows a direct
+path; --bind binds the call socket to IP (e.g. 127.0.0.1, which also becomes the LAN address).
 Exits 0 only if audio was received.";
 
 /// Command-line options.
@@ -40,6 +43,10 @@ struct Args {
     drain: Duration,
     init_timeout: Duration,
     mute: Option<(Duration, Duration)>,
+    /// More relays (ids 2, 3, ...), same tag.
+    extra_relays: Vec<SocketAddr>,
+    allow_p2p: bool,
+    bind: Option<std::net::IpAddr>,
 }
 
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
@@ -106,6 +113,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         drain: Duration::from_secs(3),
         init_timeout: Duration::from_secs(10),
         mute: None,
+        extra_relays: Vec::new(),
+        allow_p2p: false,
+        bind: None,
     };
     for (k, v) in opts {
         match k.as_str() {
@@ -144,6 +154,14 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 let (a, b) = v.split_once(':').ok_or("--mute-at takes FROM:TO seconds")?;
                 args.mute = Some((secs(a)?, secs(b)?));
             }
+            "--relay" => args.extra_relays.push(
+                v.to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| format!("bad relay address {v:?}"))?,
+            ),
+            "--p2p" => args.allow_p2p = yes_no(&v)?,
+            "--bind" => args.bind = Some(v.parse().map_err(|_| format!("bad bind address {v:?}"))?),
             _ => return Err(format!("unknown option {k}")),
         }
     }
@@ -304,23 +322,33 @@ fn run(args: Args) -> Result<bool, String> {
     ctl.set_network_type(args.network);
     ctl.set_encryption_key(&args.key, args.caller)
         .map_err(|e| e.to_string())?;
-    let (ipv4, ipv6) = match args.relay.ip() {
-        std::net::IpAddr::V4(v4) => (Some(v4), None),
-        std::net::IpAddr::V6(v6) => (None, Some(v6)),
-    };
+    let relays = std::iter::once(args.relay).chain(args.extra_relays.iter().copied());
+    let endpoints = relays
+        .enumerate()
+        .map(|(i, relay)| {
+            let (ipv4, ipv6) = match relay.ip() {
+                std::net::IpAddr::V4(v4) => (Some(v4), None),
+                std::net::IpAddr::V6(v6) => (None, Some(v6)),
+            };
+            Endpoint {
+                id: i as i64 + 1,
+                ipv4,
+                ipv6,
+                port: relay.port(),
+                kind: EndpointType::UdpRelay,
+                peer_tag: args.tag,
+            }
+        })
+        .collect();
     ctl.set_remote_endpoints(
-        vec![Endpoint {
-            id: 1,
-            ipv4,
-            ipv6,
-            port: args.relay.port(),
-            kind: EndpointType::UdpRelay,
-            peer_tag: args.tag,
-        }],
-        false,
+        endpoints,
+        args.allow_p2p,
         Controller::connection_max_layer(),
     )
     .map_err(|e| e.to_string())?;
+    if let Some(ip) = args.bind {
+        ctl.set_bind_address(ip);
+    }
     ctl.set_audio_io(Box::new(io));
     let pre_sink = pre.clone();
     ctl.set_preprocessed_callback(Box::new(move |pcm| pre_sink.lock().extend_from_slice(pcm)));
@@ -347,7 +375,11 @@ fn run(args: Args) -> Result<bool, String> {
         drain(&mut out_rx, &mut heard);
         let state = ctl.state();
         if state == CallState::Failed {
-            eprintln!("tgvoip-call: call failed: {:?}", ctl.last_error());
+            eprintln!(
+                "tgvoip-call: {:.3} call failed: {:?}",
+                t0.elapsed().as_secs_f64(),
+                ctl.last_error()
+            );
             break;
         }
         if state == CallState::Established && established_at.is_none() {

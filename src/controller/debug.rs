@@ -63,7 +63,7 @@ pub fn debug_log_value(snap: &Snapshot, network: NetworkType, state: CallState) 
         "libtgvoip_version": super::LIBTGVOIP_VERSION,
         "log_type": "call_stats",
         "network": { "type": network.log_name() },
-        "p2p_type": "none",
+        "p2p_type": p2p_type(snap),
         "packet_stats": {
             "in": snap.session.packets_recvd,
             "out": snap.session.next_seq.saturating_sub(1),
@@ -80,6 +80,24 @@ pub fn debug_log_value(snap: &Snapshot, network: NetworkType, state: CallState) 
     })
 }
 
+/// What 2.4.4 logs as `p2p_type`: the kind of direct path in use ("none" on a relay).
+fn p2p_type(snap: &Snapshot) -> &'static str {
+    match snap.endpoints.iter().find(|e| e.3).map(|e| e.2) {
+        Some(crate::session::P2P_INET_ID) | Some(crate::session::P2P_INET6_ID) => "inet",
+        Some(crate::session::LAN_ID) => "lan",
+        _ => "none",
+    }
+}
+
+/// The endpoint kind label of the debug string, from the endpoint id (wire.md 7.1).
+fn endpoint_kind_name(id: i64) -> &'static str {
+    match id {
+        crate::session::P2P_INET_ID | crate::session::P2P_INET6_ID => "UDP_P2P_INET",
+        crate::session::LAN_ID => "UDP_P2P_LAN",
+        _ => "UDP_RELAY",
+    }
+}
+
 /// The `GetDebugLog` JSON text.
 pub fn debug_log(snap: &Snapshot, network: NetworkType, state: CallState) -> String {
     json11(&debug_log_value(snap, network, state))
@@ -90,7 +108,8 @@ pub fn debug_string(snap: &Snapshot) -> String {
     let mut s = String::from("Remote endpoints: \n");
     for (addr, rtt, id, in_use) in &snap.endpoints {
         let use_tag = if *in_use { ", IN_USE" } else { "" };
-        s.push_str(&format!("{addr} {rtt}ms 0x{id:x} [UDP_RELAY{use_tag}]\n"));
+        let kind = endpoint_kind_name(*id);
+        s.push_str(&format!("{addr} {rtt}ms 0x{id:x} [{kind}{use_tag}]\n"));
     }
     let sender = snap.sender.unwrap_or(crate::media::SenderSettings {
         bitrate: 0,

@@ -316,6 +316,14 @@ impl Controller {
         let callback_thread = callbacks.thread().id();
 
         let mut session = session;
+        if s.allow_p2p {
+            if let Ok(local) = transport.local_addr() {
+                session.set_lan_address(crate::session::lan_address(
+                    local,
+                    crate::net::ifaddr::lan_ipv4(),
+                ));
+            }
+        }
         if s.mic_muted {
             session.set_mic_mute(std::time::Instant::now(), true);
         }

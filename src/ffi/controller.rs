@@ -797,7 +797,9 @@ pub unsafe extern "C" fn tgvoip_controller_set_encryption_key(
 
 /// Sets the relays (must precede connect). `tcp` turns every entry into a TCP relay (not
 /// implemented: `TGVOIP_E_NOT_SUPPORTED`); TCP and P2P entries are accepted but only UDP relays
-/// are used; `allow_p2p` is passed on (this build always talks through the relay).
+/// are used. With `allow_p2p` the call goes direct when it can (public endpoints from the
+/// relays' peer-info answers, LAN endpoints announced by the peer) and back to a relay when the
+/// direct path breaks; without it nothing is sent to, or answered from, a direct path.
 #[no_mangle]
 pub unsafe extern "C" fn tgvoip_controller_set_remote_endpoints(
     c: *mut tgvoip_controller_t,

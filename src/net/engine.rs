@@ -242,7 +242,8 @@ impl Engine {
             } => {
                 self.network = network;
                 self.local_data_saving = data_saving;
-                self.session.set_data_saving(data_saving);
+                // connectivity: a new network type is a local network change (wire.md 7.7).
+                self.session.network_changed(now, data_saving);
                 self.apply_limits(st);
             }
             Command::Stop => {}

@@ -2,6 +2,7 @@
 //! session and the media pipeline.
 
 pub mod engine;
+pub mod ifaddr;
 pub mod udp;
 
 pub use udp::UdpTransport;

@@ -10,6 +10,21 @@ use crate::api::{Endpoint, EndpointType};
 /// RTT samples kept per endpoint.
 const RTT_SAMPLES: usize = 6;
 
+const fn fourcc(a: u8, b: u8, c: u8, d: u8) -> i64 {
+    ((a as i64) << 24) | ((b as i64) << 16) | ((c as i64) << 8) | d as i64
+}
+
+/// Id of the public (IPv4) P2P endpoint, as 2.4.4 numbers it (wire.md 7.1).
+pub const P2P_INET_ID: i64 = fourcc(b'P', b'2', b'P', b'4') << 32;
+/// Id of the public IPv6 P2P endpoint.
+pub const P2P_INET6_ID: i64 = fourcc(b'P', b'2', b'P', b'6') << 32;
+/// Id of the LAN endpoint.
+pub const LAN_ID: i64 = fourcc(b'L', b'A', b'N', b'4') << 32;
+/// XORed into a relay id to name its IPv6-only copy.
+pub const IPV6_COPY_XOR: i64 = fourcc(b'I', b'P', b'v', b'6') << 32;
+/// XORed into a relay id to name its TCP copy.
+pub const TCP_COPY_XOR: i64 = fourcc(b'T', b'C', b'P', 0) << 32;
+
 /// One remote endpoint as the session tracks it.
 #[derive(Debug, Clone)]
 pub struct RemoteEndpoint {
@@ -22,6 +37,9 @@ pub struct RemoteEndpoint {
     rtt_samples: VecDeque<Duration>,
     /// Self-info responses received from this relay.
     pub self_info_answers: u32,
+    /// Set when the call left this endpoint because nothing came back through it; cleared as
+    /// soon as anything valid arrives from it. Dead relays are not chosen.
+    pub dead: bool,
 }
 
 impl RemoteEndpoint {
@@ -87,6 +105,7 @@ impl EndpointTable {
                 last_ping: None,
                 rtt_samples: VecDeque::with_capacity(RTT_SAMPLES),
                 self_info_answers: 0,
+                dead: false,
             };
             match list.iter_mut().find(|x| x.id == e.id) {
                 Some(slot) => *slot = entry,
@@ -103,10 +122,99 @@ impl EndpointTable {
         })
     }
 
-    /// Index of the endpoint a datagram from `addr` belongs to.
+    /// Index of the endpoint a datagram from `addr` belongs to (wire.md 2.2): an exact address
+    /// match among non-TCP endpoints, else the P2P-Inet endpoint without an RTT yet when the
+    /// source IPv4 address shares octets 2-4 with it (2.4.4's relaxed "/24" check, which admits a
+    /// symmetric NAT's changed port).
     pub fn find(&self, addr: SocketAddr) -> Option<usize> {
         let addr = canonical(addr);
-        self.list.iter().position(|e| canonical(e.addr) == addr)
+        if let Some(i) = self
+            .list
+            .iter()
+            .position(|e| e.kind != EndpointType::TcpRelay && canonical(e.addr) == addr)
+        {
+            return Some(i);
+        }
+        let IpAddr::V4(src) = addr.ip() else {
+            return None;
+        };
+        self.list.iter().position(|e| {
+            e.kind == EndpointType::UdpP2pInet
+                && e.rtt().is_none()
+                && matches!(canonical(e.addr).ip(), IpAddr::V4(v4) if v4.octets()[1..] == src.octets()[1..])
+        })
+    }
+
+    /// Index of the endpoint with this id.
+    pub fn index_of(&self, id: i64) -> Option<usize> {
+        self.list.iter().position(|e| e.id == id)
+    }
+
+    /// Adds a P2P or LAN endpoint, replacing the one with the same id (keeping current and
+    /// preferred where they were). Returns its index.
+    pub fn upsert(&mut self, id: i64, addr: SocketAddr, kind: EndpointType) -> usize {
+        let entry = RemoteEndpoint {
+            id,
+            addr,
+            kind,
+            peer_tag: [0; 16],
+            last_ping: None,
+            rtt_samples: VecDeque::with_capacity(RTT_SAMPLES),
+            self_info_answers: 0,
+            dead: false,
+        };
+        match self.index_of(id) {
+            Some(i) => {
+                self.list[i] = entry;
+                i
+            }
+            None => {
+                self.list.push(entry);
+                self.list.len() - 1
+            }
+        }
+    }
+
+    /// Removes the endpoint with this id unless it is the preferred relay; if it was current,
+    /// the preferred relay becomes current.
+    pub fn remove(&mut self, id: i64) {
+        let Some(i) = self.index_of(id) else {
+            return;
+        };
+        if i == self.preferred {
+            return;
+        }
+        if i == self.current {
+            self.current = self.preferred;
+        }
+        self.list.remove(i);
+        if self.current > i {
+            self.current -= 1;
+        }
+        if self.preferred > i {
+            self.preferred -= 1;
+        }
+    }
+
+    /// Makes `idx` current without touching the preferred relay.
+    pub fn set_current_only(&mut self, idx: usize) {
+        if idx < self.list.len() {
+            self.current = idx;
+        }
+    }
+
+    /// The best live relay other than `except`: lowest RTT, then signalling order.
+    pub fn best_other_relay(&self, except: usize) -> Option<usize> {
+        let live = |(i, e): &(usize, &RemoteEndpoint)| *i != except && e.is_relay() && !e.dead;
+        let measured = self
+            .list
+            .iter()
+            .enumerate()
+            .filter(live)
+            .filter_map(|(i, e)| e.rtt().map(|r| (r, i)))
+            .min()
+            .map(|(_, i)| i);
+        measured.or_else(|| self.list.iter().enumerate().find(live).map(|(i, _)| i))
     }
 
     pub fn get(&self, idx: usize) -> Option<&RemoteEndpoint> {
@@ -158,8 +266,11 @@ impl EndpointTable {
     pub fn select_relay(&mut self, threshold: f64) -> bool {
         let mut best = self.preferred;
         let mut best_rtt = self.list[self.preferred].rtt().map(|r| r.as_secs_f64());
+        if self.list[self.preferred].dead {
+            best_rtt = None;
+        }
         for (i, e) in self.list.iter().enumerate() {
-            if !e.is_relay() {
+            if !e.is_relay() || e.dead {
                 continue;
             }
             if let Some(rtt) = e.rtt().map(|r| r.as_secs_f64()) {

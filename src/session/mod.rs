@@ -8,6 +8,8 @@
 mod delay_stats;
 mod endpoints;
 mod extras;
+mod p2p;
+mod relays;
 mod send_stats;
 mod seq;
 
@@ -21,7 +23,11 @@ use crate::wire::{
     PacketType, Payload, RelayMessage, StreamDesc, StreamEc, StreamFrame, WireError,
 };
 
-pub use endpoints::{EndpointError, EndpointTable, RemoteEndpoint};
+pub use endpoints::{
+    EndpointError, EndpointTable, RemoteEndpoint, IPV6_COPY_XOR, LAN_ID, P2P_INET6_ID, P2P_INET_ID,
+    TCP_COPY_XOR,
+};
+pub use p2p::lan_address;
 pub use seq::{MaskConvention, RecvWindow, SeqVerdict};
 
 use extras::{ExtraFilter, PendingExtras};
@@ -249,6 +255,8 @@ pub struct Session {
     last_send: Option<Instant>,
     send_stats: SendStats,
     stats: SessionStats,
+    failover: relays::Failover,
+    p2p: p2p::P2p,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -297,6 +305,8 @@ impl Session {
             last_send: None,
             send_stats: SendStats::default(),
             stats: SessionStats::default(),
+            failover: relays::Failover::default(),
+            p2p: p2p::P2p::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             cfg,
@@ -446,6 +456,7 @@ impl Session {
             consider(self.establish_at);
         }
         consider(self.next_self_info);
+        consider(self.p2p.next_request());
         consider(self.next_ping_round);
         consider(self.next_nop);
         consider(self.next_stats_tick);
@@ -495,6 +506,7 @@ impl Session {
                     .then(|| next_after(t, SELF_INFO_INTERVAL, now));
             }
         }
+        self.peer_info_timer(now);
         if let Some(t) = self.next_stats_tick {
             if now >= t {
                 self.send_stats.tick(now);
@@ -632,27 +644,50 @@ impl Session {
         let Some(ep) = self.endpoints.get(ep_idx) else {
             return;
         };
-        let (tag, message) = match relay::parse(data) {
-            Ok(parsed) => parsed,
-            Err(_) => {
-                self.stats.drops.bad_size += 1;
-                return;
-            }
-        };
-        if ep.is_relay() && tag != ep.peer_tag {
-            self.stats.drops.bad_tag += 1;
-            return;
-        }
-        let encrypted = match message {
-            RelayMessage::Packet(bytes) => bytes,
-            RelayMessage::SelfInfoResponse { .. } => {
-                if let Some(ep) = self.endpoints.get_mut(ep_idx) {
-                    ep.self_info_answers += 1;
+        let (is_relay, peer_tag) = (ep.is_relay(), ep.peer_tag);
+        let encrypted = if is_relay {
+            let (tag, message) = match relay::parse(data) {
+                Ok(parsed) => parsed,
+                Err(_) => {
+                    self.stats.drops.bad_size += 1;
+                    return;
                 }
+            };
+            if tag != peer_tag {
+                self.stats.drops.bad_tag += 1;
                 return;
             }
-            // Peer info is only useful for P2P, which this session does not do yet.
-            _ => return,
+            match message {
+                RelayMessage::Packet(bytes) => bytes,
+                RelayMessage::SelfInfoResponse { .. } => {
+                    if let Some(ep) = self.endpoints.get_mut(ep_idx) {
+                        ep.self_info_answers += 1;
+                        ep.dead = false;
+                    }
+                    return;
+                }
+                RelayMessage::PeerInfoResponse {
+                    my_addr,
+                    peer_addr,
+                    peer_port,
+                    ..
+                } => {
+                    self.on_peer_info(my_addr, peer_addr, peer_port);
+                    return;
+                }
+                _ => return,
+            }
+        } else if self.peer_version < 9 {
+            // Direct path to an older peer: the call id precedes the packet.
+            match data.split_at_checked(16) {
+                Some((cid, rest)) if cid == self.crypto.key().call_id() => rest,
+                _ => {
+                    self.stats.drops.bad_tag += 1;
+                    return;
+                }
+            }
+        } else {
+            data
         };
         let body = match self.decrypt(encrypted) {
             Ok(body) => body,
@@ -662,6 +697,13 @@ impl Session {
             }
         };
         self.last_recv = Some(now);
+        if let Some(ep) = self.endpoints.get_mut(ep_idx) {
+            // Admitted by the relaxed source check: the peer's real public address.
+            if ep.kind == EndpointType::UdpP2pInet && ep.addr != from {
+                ep.addr = from;
+            }
+        }
+        self.on_valid_from(now, ep_idx, self.state == CallState::Reconnecting);
         if self.state == CallState::Reconnecting {
             self.set_state(CallState::Established);
         }
@@ -695,7 +737,7 @@ impl Session {
         self.process_acks(now, &packet.header);
         for extra in &packet.header.extras {
             if self.extras_in.is_new(extra) {
-                self.handle_extra(extra);
+                self.handle_extra(now, extra);
             }
         }
         match Payload::parse(packet.header.ptype, packet.payload, self.peer_version) {
@@ -763,7 +805,7 @@ impl Session {
         self.extras_out.acknowledge(ack_id);
     }
 
-    fn handle_extra(&mut self, extra: &Extra) {
+    fn handle_extra(&mut self, now: Instant, extra: &Extra) {
         match extra {
             Extra::StreamFlags { stream_id, flags }
                 if self.peer_audio_stream.is_none_or(|id| id == *stream_id) =>
@@ -775,11 +817,10 @@ impl Session {
             }
             Extra::NetworkChanged { flags } => {
                 self.events.push_back(Event::PeerDataSaving(flags & 1 != 0));
-                for ep in self.endpoints.iter_mut() {
-                    ep.clear_rtt();
-                }
+                self.on_peer_network_changed(now);
             }
-            // P2P endpoints, group calls and video config are not supported yet: ignored.
+            Extra::LanEndpoint { addr, port } => self.on_lan_endpoint(*addr, *port),
+            // IPv6 endpoints, group calls and video config are not supported: ignored.
             _ => {}
         }
     }
@@ -826,10 +867,13 @@ impl Session {
                 }
             }
             Payload::NetworkChanged { flags } => {
-                // Legacy form: acted on only when we are on a P2P path, which we never are.
-                let _ = flags;
+                if self.peer_version >= 2 {
+                    self.events.push_back(Event::PeerDataSaving(flags & 1 != 0));
+                }
+                self.on_peer_network_changed(now);
             }
-            Payload::LanEndpoint { .. } | Payload::Nop | Payload::Ignored(_) => {}
+            Payload::LanEndpoint { addr, port } => self.on_lan_endpoint(addr, port),
+            Payload::Nop | Payload::Ignored(_) => {}
         }
     }
 
@@ -895,6 +939,7 @@ impl Session {
         if self.peer_version >= 5 {
             self.mtproto2 = true;
         }
+        self.request_peer_info(now);
         if self.state == CallState::WaitInitAck {
             let at = now + self.cfg.tunables.established_delay;
             self.establish_at = Some(self.establish_at.map_or(at, |t| t.min(at)));
@@ -981,15 +1026,23 @@ impl Session {
             return;
         };
         let silent = now.saturating_duration_since(last);
-        if matches!(self.state, CallState::Established | CallState::Reconnecting)
-            && silent >= self.cfg.tunables.recv_timeout
-        {
-            self.fail(CallError::Timeout);
-        } else if self.state == CallState::Established
-            && silent >= self.cfg.tunables.reconnecting_timeout
-        {
-            self.ever_reconnecting = true;
-            self.set_state(CallState::Reconnecting);
+        if !matches!(self.state, CallState::Established | CallState::Reconnecting) {
+            return;
+        }
+        if silent >= self.cfg.tunables.recv_timeout {
+            if self.on_direct_path() {
+                // 8.3: a silent direct path falls back to the relay and the clock restarts.
+                self.on_silence(now, last);
+                self.last_recv = Some(now);
+            } else {
+                self.fail(CallError::Timeout);
+            }
+        } else if silent >= self.cfg.tunables.reconnecting_timeout {
+            if self.state == CallState::Established {
+                self.ever_reconnecting = true;
+                self.set_state(CallState::Reconnecting);
+            }
+            self.on_silence(now, last);
         }
     }
 
@@ -1009,6 +1062,7 @@ impl Session {
                 }
             }
         }
+        self.choose_path();
     }
 
     fn queue_stream_flags(&mut self) {

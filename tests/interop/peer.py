@@ -72,7 +72,7 @@ def parse_args(argv):
         usage("TAGHEX must be 32 hex digits")
     args = dict(host=host.strip("[]"), port=int(port), tag=tag, key=b"", input=None, output=None,
                 pre=None, config=None, caller=True, net=6, saving=0, drain=3.0, init_timeout=10.0,
-                mute=None)
+                mute=None, relays=[], p2p=False)
     for k, v in opts:
         if k == "-k":
             try:
@@ -112,6 +112,17 @@ def parse_args(argv):
             if not sep:
                 usage("--mute-at takes FROM:TO seconds")
             args["mute"] = (secs(a), secs(b))
+        elif k == "--relay":
+            h, _, p = v.rpartition(":")
+            if not h or not p.isdigit():
+                usage("bad relay address %r" % v)
+            args["relays"].append((h.strip("[]"), int(p)))
+        elif k == "--p2p":
+            if v not in ("yes", "no"):
+                usage("expected yes or no, got %r" % v)
+            args["p2p"] = v == "yes"
+        elif k == "--bind":
+            pass  # libtgvoip always binds the wildcard address
         else:
             usage("unknown option %s" % k)
     if len(args["key"]) != 256:
@@ -197,8 +208,10 @@ def main():
     ctl.set_network_type(tgvoip.NetType(_tgvoip.NetType(args["net"])))
     ctl.set_encryption_key(args["key"], args["caller"])
     # Every endpoint given to pytgvoip becomes a UDP relay (tcp=False); peer_tag must be 16 bytes.
-    relay = _tgvoip.Endpoint(1, args["host"], "", args["port"], args["tag"])
-    ctl.set_remote_endpoints([relay], False, False, tgvoip.VoIPController.CONNECTION_MAX_LAYER)
+    # --relay adds relays with ids 2, 3, ... (same tag), as tgvoip-call does.
+    relays = [(args["host"], args["port"])] + args["relays"]
+    endpoints = [_tgvoip.Endpoint(i + 1, h, "", p, args["tag"]) for i, (h, p) in enumerate(relays)]
+    ctl.set_remote_endpoints(endpoints, args["p2p"], False, tgvoip.VoIPController.CONNECTION_MAX_LAYER)
     ctl.start()
     ctl.connect()
 
