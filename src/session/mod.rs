@@ -10,6 +10,7 @@ mod endpoints;
 mod extras;
 mod send_stats;
 mod seq;
+pub mod tgcalls;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
