@@ -18,6 +18,10 @@ echo "== interop peer (pytgvoip 0.0.7.1 = libtgvoip 2.4.4; built once per machin
 TGVOIP_INTEROP_PYTHON=$(tests/interop/setup.sh)
 export TGVOIP_INTEROP_PYTHON
 
+echo "== tgcalls peer (ntgcalls 3.0.5 from PyPI; venv cached per machine)"
+TGVOIP_NTGCALLS_PYTHON=$(tests/tgcalls/setup.sh)
+export TGVOIP_NTGCALLS_PYTHON
+
 echo "== cargo test"
 cargo test --release -- --nocapture 2>&1 | tee target/test-output.txt
 echo "== C ABI: header, CMake package, C/C++ tests (api_*, int_*, build_*, leak_*)"

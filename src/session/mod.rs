@@ -12,6 +12,7 @@ mod p2p;
 mod relays;
 mod send_stats;
 mod seq;
+pub mod tgcalls;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

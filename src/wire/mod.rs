@@ -9,6 +9,7 @@ pub mod relay;
 pub mod tcp;
 #[cfg(test)]
 mod test_hex;
+pub mod tgcalls;
 
 pub use crypto::{CallKey, PacketCrypto, PacketFormat};
 pub use extra::Extra;
