@@ -195,6 +195,20 @@ fn lookup(env: &mut JNIEnv, handle: jlong) -> JResult<Arc<JniCall>> {
     })
 }
 
+/// Reads one value of handle `h` through the C getter `f(controller, &mut out)`.
+fn get<T: Default>(
+    env: &mut JNIEnv,
+    h: jlong,
+    op: &str,
+    f: unsafe extern "C" fn(*mut tgvoip_controller_t, *mut T) -> tgvoip_status_t,
+) -> JResult<T> {
+    let call = lookup(env, h)?;
+    let mut v = T::default();
+    // SAFETY: `call` keeps the handle alive and `v` is a valid out pointer.
+    check(env, op, unsafe { f(call.c, &mut v) })?;
+    Ok(v)
+}
+
 /// Attaches the current (library) thread to the JVM as a daemon, permanently (detached when the
 /// thread ends); a no-op on an attached thread.
 fn attach(vm: &JavaVM) -> Option<JNIEnv<'_>> {
@@ -741,25 +755,18 @@ extern "system" fn native_get_preferred_relay_id(
     h: jlong,
 ) -> jlong {
     entry(&mut env, 0, |env| {
-        let call = lookup(env, h)?;
-        let mut v = 0i64;
-        // SAFETY: live handle, valid out pointer.
-        check(env, "get_preferred_relay_id", unsafe {
-            tgvoip_controller_get_preferred_relay_id(call.c, &mut v)
-        })?;
-        Ok(v)
+        get(
+            env,
+            h,
+            "get_preferred_relay_id",
+            tgvoip_controller_get_preferred_relay_id,
+        )
     })
 }
 
 extern "system" fn native_get_last_error(mut env: JNIEnv, _this: JObject, h: jlong) -> jint {
     entry(&mut env, 0, |env| {
-        let call = lookup(env, h)?;
-        let mut v = 0i32;
-        // SAFETY: live handle, valid out pointer.
-        check(env, "get_last_error", unsafe {
-            tgvoip_controller_get_last_error(call.c, &mut v)
-        })?;
-        Ok(v)
+        get(env, h, "get_last_error", tgvoip_controller_get_last_error)
     })
 }
 
@@ -828,12 +835,12 @@ extern "system" fn native_set_echo_cancellation_strength(
 
 extern "system" fn native_get_peer_capabilities(mut env: JNIEnv, _this: JObject, h: jlong) -> jint {
     entry(&mut env, 0, |env| {
-        let call = lookup(env, h)?;
-        let mut v = 0u32;
-        // SAFETY: live handle, valid out pointer.
-        check(env, "get_peer_capabilities", unsafe {
-            tgvoip_controller_get_peer_capabilities(call.c, &mut v)
-        })?;
+        let v = get(
+            env,
+            h,
+            "get_peer_capabilities",
+            tgvoip_controller_get_peer_capabilities,
+        )?;
         Ok(v as jint)
     })
 }
@@ -868,12 +875,7 @@ extern "system" fn native_request_call_upgrade(mut env: JNIEnv, _this: JObject, 
 
 extern "system" fn native_need_rate(mut env: JNIEnv, _this: JObject, h: jlong) -> jboolean {
     entry(&mut env, JNI_FALSE, |env| {
-        let call = lookup(env, h)?;
-        let mut v = false;
-        // SAFETY: live handle, valid out pointer.
-        check(env, "need_rate", unsafe {
-            tgvoip_controller_need_rate(call.c, &mut v)
-        })?;
+        let v = get(env, h, "need_rate", tgvoip_controller_need_rate)?;
         Ok(if v { JNI_TRUE } else { JNI_FALSE })
     })
 }
@@ -1075,49 +1077,40 @@ extern "system" fn x_stop(mut env: JNIEnv, _class: JObject, h: jlong) {
 
 extern "system" fn x_get_state(mut env: JNIEnv, _class: JObject, h: jlong) -> jint {
     entry(&mut env, 0, |env| {
-        let call = lookup(env, h)?;
-        let mut v = 0;
-        // SAFETY: live handle, valid out pointer.
-        check(env, "get_connection_state", unsafe {
-            tgvoip_controller_get_connection_state(call.c, &mut v)
-        })?;
-        Ok(v)
+        get(
+            env,
+            h,
+            "get_connection_state",
+            tgvoip_controller_get_connection_state,
+        )
     })
 }
 
 extern "system" fn x_get_signal_bars(mut env: JNIEnv, _class: JObject, h: jlong) -> jint {
     entry(&mut env, 0, |env| {
-        let call = lookup(env, h)?;
-        let mut v = 0;
-        // SAFETY: live handle, valid out pointer.
-        check(env, "get_signal_bars_count", unsafe {
-            tgvoip_controller_get_signal_bars_count(call.c, &mut v)
-        })?;
-        Ok(v)
+        get(
+            env,
+            h,
+            "get_signal_bars_count",
+            tgvoip_controller_get_signal_bars_count,
+        )
     })
 }
 
 extern "system" fn x_get_call_duration(mut env: JNIEnv, _class: JObject, h: jlong) -> jdouble {
     entry(&mut env, 0.0, |env| {
-        let call = lookup(env, h)?;
-        let mut v = 0.0;
-        // SAFETY: live handle, valid out pointer.
-        check(env, "get_call_duration", unsafe {
-            tgvoip_controller_get_call_duration(call.c, &mut v)
-        })?;
-        Ok(v)
+        get(
+            env,
+            h,
+            "get_call_duration",
+            tgvoip_controller_get_call_duration,
+        )
     })
 }
 
 extern "system" fn x_get_average_rtt(mut env: JNIEnv, _class: JObject, h: jlong) -> jdouble {
     entry(&mut env, 0.0, |env| {
-        let call = lookup(env, h)?;
-        let mut v = 0.0;
-        // SAFETY: live handle, valid out pointer.
-        check(env, "get_average_rtt", unsafe {
-            tgvoip_controller_get_average_rtt(call.c, &mut v)
-        })?;
-        Ok(v)
+        get(env, h, "get_average_rtt", tgvoip_controller_get_average_rtt)
     })
 }
 
