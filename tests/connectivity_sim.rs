@@ -2,11 +2,14 @@
 //! failover when one dies), a peer that moved to another relay, and P2P (peer-info answers,
 //! switch to the direct path, fallback when it breaks, never without allow_p2p).
 
+mod sim_queue;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use sim_queue::InFlight;
 use tgvoip::api::{CallState, Endpoint, EndpointType};
 use tgvoip::session::{Event, Session, SessionConfig, SessionTunables, P2P_INET_ID};
 use tgvoip::wire::relay;
@@ -22,30 +25,6 @@ struct SimRelay {
     sides: [Option<SocketAddr>; 2],
     /// Per sending side: false drops what that side sends (the relay is gone for it).
     up: [bool; 2],
-}
-
-struct InFlight {
-    at: Instant,
-    order: u64,
-    to: SocketAddr,
-    from: SocketAddr,
-    data: Vec<u8>,
-}
-impl PartialEq for InFlight {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.order) == (o.at, o.order)
-    }
-}
-impl Eq for InFlight {}
-impl PartialOrd for InFlight {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for InFlight {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.order).cmp(&(o.at, o.order))
-    }
 }
 
 /// What one side observed: states and audio arrival times.

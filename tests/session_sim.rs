@@ -1,6 +1,8 @@
 //! The session state machine in simulated time over a simulated network: two sessions, relays
 //! that pair tags like Telegram's reflectors, per-datagram loss and delay. No sockets, no sleeping.
 
+mod sim_queue;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -8,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use sim_queue::InFlight;
 use tgvoip::api::{CallError, CallState, Endpoint, EndpointType};
 use tgvoip::session::{Event, Session, SessionConfig, SessionTunables};
 use tgvoip::wire::{self, Header, Packet, PacketCrypto, PacketFormat, PacketType, Payload};
@@ -22,32 +25,6 @@ struct SimRelay {
     delay: Duration,
     /// Last address seen per side (bit 0 of byte 15).
     sides: [Option<SocketAddr>; 2],
-}
-
-/// A datagram in flight.
-struct InFlight {
-    at: Instant,
-    order: u64,
-    to: SocketAddr,
-    from: SocketAddr,
-    data: Vec<u8>,
-}
-
-impl PartialEq for InFlight {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.order) == (o.at, o.order)
-    }
-}
-impl Eq for InFlight {}
-impl PartialOrd for InFlight {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for InFlight {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.order).cmp(&(o.at, o.order))
-    }
 }
 
 /// The network between the two sessions.
