@@ -61,9 +61,9 @@ pub const PACKET_OVERHEAD_BYTES: f64 = 76.0;
 /// Audio packets per second (one 60 ms frame each).
 const PACKETS_PER_SECOND: f64 = 1000.0 / 60.0;
 /// Queueing delay (recent RTT over base RTT) that means we fill a bottleneck queue.
-const CONGESTED_QUEUE: Duration = Duration::from_millis(250);
+const CONGESTED_QUEUE: Duration = Duration::from_millis(120);
 /// Queueing delay below which the budget may grow.
-const CLEAR_QUEUE: Duration = Duration::from_millis(100);
+const CLEAR_QUEUE: Duration = Duration::from_millis(50);
 /// Multiplicative decrease of the wire budget on congestion.
 const DECREASE_FACTOR: f64 = 0.75;
 /// Minimum spacing of two decreases (the RTT is used when longer).
@@ -103,8 +103,8 @@ pub fn wire_bps(primary: i32, redundancy_level: u8) -> f64 {
 /// Design (deviations from 2.4.4, media.md §2.5-2.10, §5 and §11):
 /// * **Congestion control on a wire budget.** The controller keeps a budget of bits per second
 ///   on the wire (headers included). A queue building up at a bottleneck shows as the recent RTT
-///   rising above the base (minimum) RTT; above 250 ms the budget is cut by 25 % (at most once per
-///   RTT), below 100 ms it grows by 2.5 kbps per second (after a 2 s hold), up to what the best
+///   rising above the base (minimum) RTT; above 120 ms the budget is cut by 25 % (at most once per
+///   RTT), below 50 ms it grows by 2.5 kbps per second (after a 2 s hold), up to what the best
 ///   setting needs. Random loss does not shrink the budget (the profiles' loss is not congestion).
 /// * **Loss protection within the budget.** The wanted redundancy level follows loss as 2.4.4
 ///   (2/3/4 above 2/5/8 %, with a 3 s hysteresis to turn off); the highest level whose copies
