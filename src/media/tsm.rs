@@ -185,7 +185,7 @@ mod tests {
         let mut buf = tone(period, 2880);
         let orig = buf.clone();
         let removed = Compressor::new().compress(&mut buf, 960, false, false);
-        assert!(removed >= MIN_LAG && removed <= 960, "{removed}");
+        assert!((MIN_LAG..=960).contains(&removed), "{removed}");
         assert_eq!(removed % period, 0, "{removed}");
         // The result is the same waveform, shorter: no discontinuity anywhere.
         let out = &buf[..2880 - removed];
@@ -209,7 +209,7 @@ mod tests {
         let mut c = Compressor::new();
         assert_eq!(c.compress(&mut noise.clone(), 960, false, false), 0);
         let r = c.compress(&mut noise.clone(), 960, true, false);
-        assert!(r >= 720 && r <= 960, "{r}");
+        assert!((720..=960).contains(&r), "{r}");
         assert!(c.compress(&mut noise, 500, false, true) >= MIN_LAG);
         // Too little to remove or too short a block: nothing.
         assert_eq!(c.compress(&mut tone(200, 2880), 100, false, false), 0);
