@@ -61,9 +61,9 @@ pub const PACKET_OVERHEAD_BYTES: f64 = 76.0;
 /// Audio packets per second (one 60 ms frame each).
 const PACKETS_PER_SECOND: f64 = 1000.0 / 60.0;
 /// Queueing delay (recent RTT over base RTT) that means we fill a bottleneck queue.
-const CONGESTED_QUEUE: Duration = Duration::from_millis(120);
+const CONGESTED_QUEUE: Duration = Duration::from_millis(250);
 /// Queueing delay below which the budget may grow.
-const CLEAR_QUEUE: Duration = Duration::from_millis(50);
+const CLEAR_QUEUE: Duration = Duration::from_millis(100);
 /// Multiplicative decrease of the wire budget on congestion.
 const DECREASE_FACTOR: f64 = 0.75;
 /// Minimum spacing of two decreases (the RTT is used when longer).
