@@ -194,7 +194,8 @@ fn jittered_arrivals_raise_delay_and_keep_late_low() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let mut net = |_| Some(rng.gen_range(0..=100));
     let r = run(&pcm, settings(16_000, 0, 5), &mut net, 1000);
-    assert!(r.stats.target_delay_ms >= 180, "{:?}", r.stats);
+    // The target covers the 95th percentile of the 0-100 ms jitter plus one frame.
+    assert!(r.stats.target_delay_ms >= 140, "{:?}", r.stats);
     let frames = r.frames.len() as u64;
     assert!(r.stats.frames_late * 100 <= frames * 3, "{:?}", r.stats);
     let (corr, _) = aligned_correlation(&pcm, &r.output);
@@ -263,12 +264,12 @@ fn excess_delay_is_drained() {
     let mut pcm = speech();
     pcm.extend_from_within(..);
     // The first 15 frames arrive in one burst 900 ms late, then the path is clean: the
-    // receiver starts with a big backlog and, once the burst leaves its statistics, a 120 ms
-    // target; it must shrink the delay by dropping audio.
+    // receiver starts with a big backlog and, once the burst leaves its statistics, a low
+    // target; it must shrink the delay by time-scale compression.
     let mut net = |i: usize| Some(if i < 15 { 900 - i as u64 * 60 } else { 0 });
     let r = run(&pcm, settings(16_000, 0, 5), &mut net, 500);
     assert_eq!(r.stats.frames_lost, 0);
-    assert_eq!(r.stats.target_delay_ms, 120, "{:?}", r.stats);
+    assert!(r.stats.target_delay_ms <= 180, "{:?}", r.stats);
     let peak = r.buffered[..100].iter().max().copied().unwrap();
     let end = pcm.len() / CHUNK_SAMPLES;
     let later = r.buffered[end - 50..end].iter().max().copied().unwrap();

@@ -649,3 +649,84 @@ fn audio_waits_for_the_peer_init_as_well_as_its_init_ack() {
         );
     }
 }
+
+#[test]
+fn tgvoip_rs_peers_negotiate_short_frames_from_the_first_init() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
+    sim.audio = false;
+    // The very first INIT already carries the capability extra (2.4.4 ignores unknown types).
+    sim.a.connect(sim.now);
+    let first = sim.a.poll_transmit().expect("first INIT");
+    let peer = PacketCrypto::new(&test_key(), false);
+    let body = peer
+        .decrypt(PacketFormat::Short, &first.data[16..])
+        .unwrap();
+    let packet = Packet::parse_short(&body).unwrap();
+    assert_eq!(packet.header.ptype, PacketType::INIT);
+    assert!(packet.header.extras.contains(&wire::Extra::Capabilities {
+        flags: wire::extra::CAP_VARIABLE_FRAMES
+    }));
+    sim.net.push(sim.now, A_ADDR, first.to, first.data);
+    sim.b.connect(sim.now);
+    sim.flush();
+    sim.run_until(Duration::from_secs(2));
+    assert!(sim.a.peer_accepts_variable_frames());
+    assert!(sim.b.peer_accepts_variable_frames());
+    // 20 ms and 40 ms frames: pts steps by the frame duration.
+    let now = sim.now;
+    for ms in [20, 20, 40, 60, 20] {
+        assert!(sim.a.send_audio_frame(now, &[0x7B; 20], &[], ms));
+    }
+    assert!(!sim.a.send_audio_frame(now, &[0x7B; 20], &[], 30));
+    sim.flush();
+    sim.run_until(Duration::from_secs(3));
+    let pts: Vec<u32> = sim.obs[1].frames.iter().map(|f| f.0).collect();
+    assert_eq!(pts, vec![0, 20, 40, 80, 140]);
+}
+
+#[test]
+fn a_peer_without_the_capability_only_gets_60_ms_frames() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
+    sim.a.connect(sim.now);
+    sim.flush();
+    // A libtgvoip-like peer: INIT and INIT_ACK without any tgvoip-rs extra.
+    let mut init = Vec::new();
+    Payload::Init(wire::Init::audio_only(0)).write(9, &mut init);
+    let mut ack = Vec::new();
+    Payload::InitAck(wire::InitAck {
+        protocol_version: 9,
+        min_protocol_version: 3,
+        streams: vec![wire::StreamDesc {
+            id: 1,
+            stream_type: 1,
+            codec: wire::CODEC_OPUS,
+            frame_duration_ms: 60,
+            enabled: true,
+        }],
+    })
+    .write(9, &mut ack);
+    for (seq, ptype, payload) in [
+        (1, PacketType::INIT, &init),
+        (2, PacketType::INIT_ACK, &ack),
+    ] {
+        let header = Header {
+            ptype,
+            ack_id: 1,
+            seq,
+            ack_mask: 0x8000_0000,
+            extras: vec![],
+            recv_ts: None,
+        };
+        let (from, data) = craft(&sim.net, header, payload);
+        let now = sim.now;
+        sim.a.handle_datagram(now, from, &data);
+    }
+    sim.flush();
+    assert!(sim.a.can_send_audio());
+    assert!(!sim.a.peer_accepts_variable_frames());
+    let now = sim.now;
+    assert!(!sim.a.send_audio_frame(now, &[0x7B; 20], &[], 20));
+    assert!(!sim.a.send_audio_frame(now, &[0x7B; 20], &[], 40));
+    assert!(sim.a.send_audio_frame(now, &[0x7B; 20], &[], 60));
+    assert_eq!(sim.a.stats().audio_frames_sent, 1);
+}

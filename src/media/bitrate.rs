@@ -98,13 +98,24 @@ pub fn wire_bps(primary: i32, redundancy_level: u8) -> f64 {
     per_packet * 8.0 * PACKETS_PER_SECOND
 }
 
+/// Bits per second on the wire for a primary bitrate in frames of `frame_ms` (one frame per
+/// packet, no redundancy): the per-packet overhead grows as frames get shorter.
+pub fn wire_bps_framed(primary: i32, frame_ms: u32) -> f64 {
+    let frame_ms = f64::from(frame_ms.max(20));
+    PACKET_OVERHEAD_BYTES * 8.0 * 1000.0 / frame_ms + f64::from(primary)
+}
+
+/// Smallest primary bitrate worth shorter frames for: below it the overhead of more packets is
+/// better spent on the codec.
+pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
+
 /// Chooses encoder settings over time.
 ///
 /// Design (deviations from 2.4.4, media.md §2.5-2.10, §5 and §11):
 /// * **Congestion control on a wire budget.** The controller keeps a budget of bits per second
 ///   on the wire (headers included). A queue building up at a bottleneck shows as the recent RTT
-///   rising above the base (minimum) RTT; above 250 ms the budget is cut by 25 % (at most once per
-///   RTT), below 100 ms it grows by 2.5 kbps per second (after a 2 s hold), up to what the best
+///   rising above the base (minimum) RTT; above 120 ms the budget is cut by 25 % (at most once per
+///   RTT), below 50 ms it grows by 2.5 kbps per second (after a 2 s hold), up to what the best
 ///   setting needs. Random loss does not shrink the budget (the profiles' loss is not congestion).
 /// * **Loss protection within the budget.** The wanted redundancy level follows loss as 2.4.4
 ///   (2/3/4 above 2/5/8 %, with a 3 s hysteresis to turn off); the highest level whose copies
@@ -125,6 +136,10 @@ pub struct BitrateController {
     last_decrease: Option<Instant>,
     last_update: Option<Instant>,
     settings: SenderSettings,
+    /// The peer accepts 20/40 ms frames (tgvoip-rs only).
+    short_frames: bool,
+    /// Frame duration chosen with the settings, ms.
+    frame_ms: u32,
 }
 
 impl BitrateController {
@@ -139,6 +154,8 @@ impl BitrateController {
             last_decrease: None,
             last_update: None,
             settings: SenderSettings::default(),
+            short_frames: false,
+            frame_ms: 60,
         };
         c.settings = c.compose(MIN_EXPECTED_LOSS);
         c
@@ -191,8 +208,12 @@ impl BitrateController {
         }
     }
 
-    /// Largest useful budget: the best setting at the wanted redundancy level.
+    /// Largest useful budget: the best setting at the wanted redundancy level (with 20 ms
+    /// frames when allowed and redundancy is off).
     fn max_budget(&self) -> f64 {
+        if self.short_frames && self.redundancy_level == 0 {
+            return wire_bps_framed(self.limits.max, 20);
+        }
         let primary = if self.redundancy_level > 0 {
             self.limits
                 .max
@@ -233,8 +254,51 @@ impl BitrateController {
         self.budget = self.budget.min(self.max_budget()).max(self.min_budget());
     }
 
+    /// Allows 20/40 ms frames (only when the peer is a tgvoip-rs that announced it). With
+    /// `fast_start` (a clean local network such as Wi-Fi or Ethernet) the budget jumps at once
+    /// to what 20 ms frames at the maximum bitrate need, if no congestion was seen yet; a
+    /// bottleneck then cuts it back within a few RTTs.
+    pub fn set_short_frames(&mut self, allowed: bool, fast_start: bool) {
+        if allowed && !self.short_frames && fast_start && self.last_decrease.is_none() {
+            self.short_frames = true;
+            self.budget = self.budget.max(self.max_budget());
+        }
+        self.short_frames = allowed;
+        self.budget = self.budget.min(self.max_budget());
+        self.settings = self.compose(self.settings.expected_loss_perc);
+    }
+
+    /// Frame duration (ms) that goes with the current settings: 60 unless short frames are
+    /// allowed, redundancy is off and the budget pays for the extra packets.
+    pub fn frame_ms(&self) -> u32 {
+        self.frame_ms
+    }
+
+    /// Shortest frame whose overhead the budget affords at a good primary bitrate (None: 60 ms).
+    fn short_frame_choice(&self) -> Option<(u32, i32)> {
+        if !self.short_frames || self.redundancy_level > 0 {
+            return None;
+        }
+        let good = SHORT_FRAME_MIN_BITRATE.min(self.limits.max);
+        [20, 40].into_iter().find_map(|ms| {
+            let primary = self.budget - wire_bps_framed(0, ms);
+            (primary >= f64::from(good)).then(|| (ms, (primary as i32).min(self.limits.max)))
+        })
+    }
+
     /// Builds the settings from the budget and the wanted redundancy level.
-    fn compose(&self, expected_loss_perc: i32) -> SenderSettings {
+    fn compose(&mut self, expected_loss_perc: i32) -> SenderSettings {
+        self.frame_ms = 60;
+        if let Some((ms, bitrate)) = self.short_frame_choice() {
+            self.frame_ms = ms;
+            return SenderSettings {
+                bitrate,
+                inband_fec: true,
+                expected_loss_perc,
+                redundancy_level: 0,
+                bandwidth: Bandwidth::Full,
+            };
+        }
         let floor = CONGESTION_MIN_BITRATE.min(self.limits.max);
         let mut level = self.redundancy_level;
         let bitrate = loop {

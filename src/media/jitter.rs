@@ -1,23 +1,35 @@
-//! Jitter buffer for 60 ms frames keyed by pts (milliseconds), with an adaptive target delay.
+//! Jitter buffer keyed by pts (milliseconds) on a 20 ms grid, for frames of 20-120 ms (each
+//! frame's duration is read from its Opus TOC), with an adaptive target delay.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::{FRAME_MS, MAX_FRAME_BYTES};
+use super::opus::packet_samples;
+use super::{CHUNK_SAMPLES, FRAME_MS, MAX_FRAME_BYTES};
 
 /// What the buffer hands out for the next playout slot.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Playout<'a> {
     /// The frame for this slot. `redundant` means it came from a secondary (EC) encoding.
     Frame {
+        /// The frame's pts.
         pts: u32,
+        /// The Opus packet.
         data: &'a [u8],
+        /// Whether it is a secondary (EC) encoding.
         redundant: bool,
     },
-    /// The frame is missing; `next` is the following frame if already buffered (its in-band FEC
-    /// can reconstruct the missing one). The next frame is NOT consumed.
-    Missing { pts: u32, next: Option<&'a [u8]> },
-    /// Nothing to play yet (start or after a reset): play silence, count nothing.
+    /// The frame is missing: conceal `samples` samples. `next` is the following frame if already
+    /// buffered (its in-band FEC can reconstruct the missing one); it is NOT consumed.
+    Missing {
+        /// Pts of the missing frame.
+        pts: u32,
+        /// The next primary frame, if buffered.
+        next: Option<&'a [u8]>,
+        /// How much audio to conceal (the stream's frame duration, 48 kHz samples).
+        samples: usize,
+    },
+    /// Nothing to play yet (start or after a reset): play 20 ms of silence, count nothing.
     Buffering,
 }
 
@@ -26,8 +38,12 @@ pub enum Playout<'a> {
 pub struct JitterStats {
     /// Frames buffered now.
     pub buffered: u32,
-    /// Current target delay, frames.
+    /// Audio buffered now, milliseconds (sum of the buffered frames' durations).
+    pub buffered_ms: u32,
+    /// Current target delay, frames of 60 ms (rounded up).
     pub target_delay: u32,
+    /// Current target delay, milliseconds.
+    pub target_delay_ms: u32,
     /// Smoothed inter-arrival jitter, milliseconds.
     pub jitter_ms: f64,
     /// Frames that were missing at playout.
@@ -40,22 +56,33 @@ pub struct JitterStats {
     pub dropped: u64,
     /// Resets after an outage or a pts jump (each followed by a re-lock).
     pub resyncs: u64,
+    /// Concealment played while waiting for a late stream (grows the delay).
+    pub held_ms: u64,
+    /// Duration of the stream's frames, milliseconds (from the last primary frame's TOC).
+    pub frame_ms: u32,
 }
 
-/// Pts step between consecutive frames, milliseconds.
-const STEP: u32 = FRAME_MS;
-/// Slots in the ring (frames ahead of the playout cursor that can be held).
-const SLOTS: usize = 64;
-/// Occupancy cap in frames (1.2 s); beyond it the oldest frame is dropped.
+/// Grid unit of the playout cursor, milliseconds (the smallest Opus frame we handle).
+const UNIT: u32 = 20;
+/// Slots in the ring, one per 20 ms unit ahead of the playout cursor (3.84 s).
+const SLOTS: usize = 192;
+/// Occupancy cap in frames of 60 ms (1.2 s); beyond it the oldest frame is dropped.
 pub const MAX_OCCUPANCY: u32 = 20;
-/// Consecutive playout misses after which the buffer resets and re-locks on the next arrival.
+/// Occupancy cap in milliseconds of buffered audio.
+const MAX_BUFFER_MS: u32 = MAX_OCCUPANCY * FRAME_MS;
+/// Consecutive playout misses (in 60 ms frames) after which the buffer resets and re-locks on
+/// the next arrival.
 pub const RESYNC_MISSES: u32 = 10;
-/// Primary arrivals whose relative delay feeds the target estimate (6 s at 60 ms).
+/// Same, as concealed milliseconds.
+const RESYNC_MS: u32 = RESYNC_MISSES * FRAME_MS;
+/// Primary arrivals whose relative delay feeds the target estimate.
 const ARRIVAL_WINDOW: usize = 100;
 /// Percentile of relative arrival delay the target covers.
 const PERCENTILE: f64 = 0.95;
-/// How long a lower target must persist before the target steps down by one frame.
+/// How long a lower target must persist before the target steps down.
 const DECREASE_HOLD: Duration = Duration::from_secs(1);
+/// Longest frame a slot may claim, in units (Opus packets are at most 120 ms).
+const MAX_UNITS: u32 = 6;
 
 /// One jitter slot; its buffer is allocated once and reused.
 #[derive(Default)]
@@ -63,6 +90,8 @@ struct Slot {
     data: Vec<u8>,
     present: bool,
     redundant: bool,
+    /// Frame duration in 20 ms units.
+    units: u32,
 }
 
 /// Playout state machine.
@@ -79,20 +108,22 @@ enum State {
 /// The jitter buffer.
 ///
 /// Design (improving on 2.4.4, see media.md §4 and §11.3):
-/// * A 64-slot ring relative to the playout cursor; pts are compared with wrapping `u32`
-///   arithmetic, so the 49-day pts wrap is harmless.
-/// * On the first primary frame (or after a reset) the cursor locks `target` frames before it, so
-///   playout starts `target` frame-times after that arrival.
+/// * A ring of 20 ms slots relative to the playout cursor; a frame sits in the slot of its pts
+///   and covers as many units as its Opus TOC says (60 ms for a 2.4.4 peer, 20 ms for a
+///   tgvoip-rs peer on a good link). Pts compare with wrapping `u32` arithmetic.
+/// * On the first primary frame (or after a reset) the cursor locks `target` ms before it, so
+///   playout starts `target` ms after that arrival.
 /// * Target delay: for each primary arrival the relative delay `arrival − pts` is recorded; the
 ///   target covers the 95th percentile minus the minimum over the last 100 arrivals, plus one
-///   frame for the playout granularity. Increases apply at once; decreases halve the gap once per second.
-///   Redundant copies never feed the estimate.
-/// * Playout is one frame per pop. A missing frame is *held* (concealment without advancing,
-///   which grows the delay by one frame) when the buffer is empty — the stream is late, not
-///   lossy; otherwise it is declared lost and the cursor moves on. Shrinking the delay is the
-///   receiver's job (it drops low-energy audio when the buffer is above target).
-/// * After [`RESYNC_MISSES`] consecutive misses (≈ 0.6 s outage) the buffer resets and re-locks on
-///   the next arrival instead of waiting for stale pts.
+///   frame for the playout granularity, rounded up to 20 ms. Increases apply at once; decreases
+///   halve the gap once per second. Redundant copies never feed the estimate.
+/// * A missing frame while nothing later is buffered is *held*: concealed without advancing,
+///   since the stream may be late. If the next thing to arrive is a later frame, the missing
+///   one was lost and the concealment already played stands in for it (the cursor skips it, so
+///   a random loss does not grow the delay); if the missing frame itself arrives, it is played
+///   and the delay has grown (the receiver shrinks it again by time-scale compression).
+/// * After [`RESYNC_MISSES`] frames of consecutive concealment (≈ 0.6 s outage) the buffer
+///   resets and re-locks on the next arrival instead of waiting for stale pts.
 pub struct JitterBuffer {
     slots: Vec<Slot>,
     /// Ring index of the slot at the cursor.
@@ -104,15 +135,21 @@ pub struct JitterBuffer {
     state: State,
     /// Present slots.
     buffered: u32,
-    min_delay: u32,
-    max_delay: u32,
-    target: u32,
+    /// Sum of the present frames' durations, ms.
+    buffered_ms: u32,
+    min_delay_ms: u32,
+    max_delay_ms: u32,
+    target_ms: u32,
     /// Since when the estimate has been below the target.
     lower_since: Option<Instant>,
-    /// Consecutive pops without a frame.
-    misses: u32,
-    /// Bit i set: the frame i + 1 steps behind the cursor was played (to ignore duplicates).
+    /// Consecutive concealment, ms.
+    concealed_ms: u32,
+    /// Concealment played by holds at the cursor not yet accounted for, ms.
+    held_pending_ms: u32,
+    /// Bit i set: the unit i + 1 steps behind the cursor started a played frame.
     played: u64,
+    /// Duration of the stream's frames, units.
+    last_units: u32,
     /// Time reference of relative delays, set on lock.
     epoch: Option<Instant>,
     /// Recent relative delays (ms) of primary arrivals.
@@ -126,14 +163,35 @@ pub struct JitterBuffer {
     received: u64,
     dropped: u64,
     resyncs: u64,
+    held_ms: u64,
+}
+
+/// Duration of an Opus packet in 20 ms units (`fallback` if the TOC is unreadable).
+fn frame_units(data: &[u8], fallback: u32) -> u32 {
+    match packet_samples(data) {
+        Ok(n) if n >= CHUNK_SAMPLES => (n / CHUNK_SAMPLES).min(MAX_UNITS as usize) as u32,
+        _ => fallback,
+    }
+}
+
+/// Rounds milliseconds up to the 20 ms grid.
+fn round_up_units(ms: u32) -> u32 {
+    ms.div_ceil(UNIT) * UNIT
 }
 
 impl JitterBuffer {
-    /// `min_delay` is the minimum target delay in frames (2 as in 2.4.4; 4 when the peer sends
-    /// redundancy); `max_delay` the largest target the adaptation may choose.
+    /// `min_delay` is the minimum target delay in 60 ms frames (2 as in 2.4.4; 4 when the peer
+    /// sends redundancy); `max_delay` the largest target the adaptation may choose.
     pub fn new(min_delay: u32, max_delay: u32) -> JitterBuffer {
-        let min_delay = min_delay.clamp(1, MAX_OCCUPANCY);
-        let max_delay = max_delay.clamp(min_delay, MAX_OCCUPANCY);
+        let min_delay_ms = min_delay.clamp(1, MAX_OCCUPANCY) * FRAME_MS;
+        let max_delay_ms = max_delay.clamp(1, MAX_OCCUPANCY) * FRAME_MS;
+        Self::with_delays_ms(min_delay_ms, max_delay_ms)
+    }
+
+    /// Like [`new`](Self::new) with the bounds in milliseconds (rounded up to 20 ms).
+    pub fn with_delays_ms(min_delay_ms: u32, max_delay_ms: u32) -> JitterBuffer {
+        let min_delay_ms = round_up_units(min_delay_ms.clamp(UNIT, MAX_BUFFER_MS));
+        let max_delay_ms = round_up_units(max_delay_ms.clamp(min_delay_ms, MAX_BUFFER_MS));
         JitterBuffer {
             slots: (0..SLOTS).map(|_| Slot::default()).collect(),
             head: 0,
@@ -141,12 +199,15 @@ impl JitterBuffer {
             next_ext: 0,
             state: State::Idle,
             buffered: 0,
-            min_delay,
-            max_delay,
-            target: min_delay,
+            buffered_ms: 0,
+            min_delay_ms,
+            max_delay_ms,
+            target_ms: min_delay_ms,
             lower_since: None,
-            misses: 0,
+            concealed_ms: 0,
+            held_pending_ms: 0,
             played: 0,
+            last_units: FRAME_MS / UNIT,
             epoch: None,
             rel: VecDeque::with_capacity(ARRIVAL_WINDOW),
             scratch: Vec::with_capacity(ARRIVAL_WINDOW),
@@ -157,14 +218,20 @@ impl JitterBuffer {
             received: 0,
             dropped: 0,
             resyncs: 0,
+            held_ms: 0,
         }
     }
 
-    /// Sets the minimum target (frames); the target is raised at once if below it.
+    /// Sets the minimum target in 60 ms frames; the target is raised at once if below it.
     pub fn set_min_delay(&mut self, frames: u32) {
-        self.min_delay = frames.clamp(1, MAX_OCCUPANCY);
-        self.max_delay = self.max_delay.max(self.min_delay);
-        self.target = self.target.clamp(self.min_delay, self.max_delay);
+        self.set_min_delay_ms(frames.clamp(1, MAX_OCCUPANCY) * FRAME_MS);
+    }
+
+    /// Sets the minimum target in milliseconds (rounded up to 20 ms).
+    pub fn set_min_delay_ms(&mut self, ms: u32) {
+        self.min_delay_ms = round_up_units(ms.clamp(UNIT, MAX_BUFFER_MS));
+        self.max_delay_ms = self.max_delay_ms.max(self.min_delay_ms);
+        self.target_ms = self.target_ms.clamp(self.min_delay_ms, self.max_delay_ms);
     }
 
     /// Inserts a frame. Redundant frames never replace a primary one; a primary replaces a
@@ -186,7 +253,7 @@ impl JitterBuffer {
             self.lock(now, pts);
         }
         let mut offset = pts.wrapping_sub(self.next) as i32;
-        if offset >= 0 && offset as usize >= SLOTS * STEP as usize {
+        if offset >= 0 && offset as usize >= SLOTS * UNIT as usize {
             if redundant {
                 return;
             }
@@ -196,32 +263,37 @@ impl JitterBuffer {
             self.lock(now, pts);
             offset = pts.wrapping_sub(self.next) as i32;
         }
-        if offset % STEP as i32 != 0 {
-            return; // Off the 60 ms grid this stream locked to.
+        if offset % UNIT as i32 != 0 {
+            return; // Off the 20 ms grid this stream locked to.
         }
-        let k = offset / STEP as i32;
+        let k = offset / UNIT as i32;
         if k < 0 {
             self.insert_behind(now, pts, k, redundant);
             return;
         }
+        let units = frame_units(data, self.last_units);
         let idx = (self.head + k as usize) % SLOTS;
         let slot = &mut self.slots[idx];
         if slot.present && (redundant || !slot.redundant) {
             return; // Duplicate, or an EC copy of a frame we already hold.
         }
-        let was_present = slot.present;
+        if slot.present {
+            self.buffered_ms -= slot.units * UNIT;
+        } else {
+            self.buffered += 1;
+        }
         slot.data.clear();
         slot.data.extend_from_slice(data);
         slot.present = true;
         slot.redundant = redundant;
-        if !was_present {
-            self.buffered += 1;
-        }
+        slot.units = units;
+        self.buffered_ms += units * UNIT;
         if !redundant {
             self.received += 1;
+            self.last_units = units;
             self.record_arrival(now, pts);
         }
-        while self.buffered > MAX_OCCUPANCY {
+        while self.buffered_ms > MAX_BUFFER_MS {
             self.drop_oldest();
         }
     }
@@ -240,13 +312,14 @@ impl JitterBuffer {
         self.record_arrival(now, pts);
     }
 
-    /// Locks the cursor `target` frames before `pts`.
+    /// Locks the cursor `target` ms before `pts`.
     fn lock(&mut self, now: Instant, pts: u32) {
-        self.next = pts.wrapping_sub(self.target * STEP);
+        self.next = pts.wrapping_sub(self.target_ms);
         self.next_ext = 0;
         self.head = 0;
         self.state = State::Buffering;
-        self.misses = 0;
+        self.concealed_ms = 0;
+        self.held_pending_ms = 0;
         self.played = 0;
         self.epoch = Some(now);
         self.rel.clear();
@@ -259,33 +332,46 @@ impl JitterBuffer {
             s.present = false;
         }
         self.buffered = 0;
+        self.buffered_ms = 0;
         self.state = State::Idle;
-        self.misses = 0;
+        self.concealed_ms = 0;
+        self.held_pending_ms = 0;
     }
 
     /// Drops the oldest buffered frame (occupancy cap), moving the cursor past it.
     fn drop_oldest(&mut self) {
         while self.buffered > 0 {
-            let had = self.slots[self.head].present;
-            self.advance(false);
-            if had {
+            if self.slots[self.head].present {
+                let units = self.slots[self.head].units.max(1);
+                self.advance(units, false);
                 self.dropped += 1;
                 return;
             }
+            self.advance(1, false);
         }
     }
 
-    /// Frees the cursor slot and moves the cursor one step.
-    fn advance(&mut self, played: bool) {
-        let slot = &mut self.slots[self.head];
-        if slot.present {
-            slot.present = false;
-            self.buffered -= 1;
+    /// Frees `units` slots from the cursor on and moves the cursor past them.
+    fn advance(&mut self, units: u32, played: bool) {
+        for i in 0..units {
+            let slot = &mut self.slots[self.head];
+            if slot.present {
+                slot.present = false;
+                self.buffered -= 1;
+                self.buffered_ms -= slot.units * UNIT;
+            }
+            self.head = (self.head + 1) % SLOTS;
+            self.next = self.next.wrapping_add(UNIT);
+            self.next_ext += i64::from(UNIT);
+            self.played = (self.played << 1) | u64::from(played && i == 0);
         }
-        self.head = (self.head + 1) % SLOTS;
-        self.next = self.next.wrapping_add(STEP);
-        self.next_ext += i64::from(STEP);
-        self.played = (self.played << 1) | u64::from(played);
+    }
+
+    /// Units from the cursor to the next present slot (1..=`limit`), or `limit` if none.
+    fn step_to_next(&self, limit: u32) -> u32 {
+        (1..limit)
+            .find(|&j| self.slots[(self.head + j as usize) % SLOTS].present)
+            .unwrap_or(limit)
     }
 
     /// Records a primary arrival and updates the jitter estimate and target.
@@ -318,20 +404,19 @@ impl JitterBuffer {
             return;
         };
         let idx = ((self.scratch.len() - 1) as f64 * PERCENTILE).round() as usize;
-        let spread = (self.scratch[idx] - lowest).max(0) as u64;
-        let frames = spread.div_ceil(u64::from(STEP)) + 1;
-        let wanted = u32::try_from(frames)
-            .unwrap_or(u32::MAX)
-            .clamp(self.min_delay, self.max_delay);
-        if wanted > self.target {
-            self.target = wanted;
+        let spread = u32::try_from((self.scratch[idx] - lowest).max(0)).unwrap_or(u32::MAX / 2);
+        let wanted = round_up_units(spread.saturating_add(self.last_units * UNIT))
+            .clamp(self.min_delay_ms, self.max_delay_ms);
+        if wanted > self.target_ms {
+            self.target_ms = wanted;
             self.lower_since = None;
-        } else if wanted < self.target {
+        } else if wanted < self.target_ms {
             match self.lower_since {
                 None => self.lower_since = Some(now),
                 Some(t) if now.saturating_duration_since(t) >= DECREASE_HOLD => {
-                    // Halve the gap (at least one frame) per hold period.
-                    self.target -= (self.target - wanted).div_ceil(2);
+                    // Halve the gap (at least one unit) per hold period.
+                    let gap = (self.target_ms - wanted) / UNIT;
+                    self.target_ms -= gap.div_ceil(2) * UNIT;
                     self.lower_since = Some(now);
                 }
                 Some(_) => {}
@@ -341,15 +426,16 @@ impl JitterBuffer {
         }
     }
 
-    /// Takes the next playout slot (one 60 ms frame) and advances the cursor.
+    /// Takes the next playout slot and advances the cursor: a frame (its own duration), a miss
+    /// (conceal the stream's frame duration) or 20 ms of buffering silence.
     pub fn pop(&mut self, _now: Instant) -> Playout<'_> {
         match self.state {
             State::Idle => return Playout::Buffering,
             State::Buffering => {
                 if !self.slots[self.head].present {
-                    self.advance(false);
-                    self.misses += 1;
-                    if self.misses > self.max_delay + RESYNC_MISSES {
+                    self.advance(1, false);
+                    self.concealed_ms += UNIT;
+                    if self.concealed_ms > self.max_delay_ms + RESYNC_MS {
                         self.reset();
                     }
                     return Playout::Buffering;
@@ -358,11 +444,20 @@ impl JitterBuffer {
             }
             State::Playing => {}
         }
+        // Concealment already played by holds stands in for frames that turned out lost.
+        while self.held_pending_ms > 0 && self.buffered > 0 && !self.slots[self.head].present {
+            let step = self.step_to_next(self.last_units);
+            self.advance(step, false);
+            self.lost += 1;
+            self.held_pending_ms = self.held_pending_ms.saturating_sub(step * UNIT);
+        }
         let pts = self.next;
         let idx = self.head;
         if self.slots[idx].present {
-            self.misses = 0;
-            self.advance(true);
+            self.concealed_ms = 0;
+            self.held_pending_ms = 0;
+            let units = self.slots[idx].units.max(1);
+            self.advance(units, true);
             let slot = &self.slots[idx];
             return Playout::Frame {
                 pts,
@@ -370,35 +465,50 @@ impl JitterBuffer {
                 redundant: slot.redundant,
             };
         }
-        self.misses += 1;
-        let hold = self.buffered == 0;
-        if self.misses >= RESYNC_MISSES {
+        let step = self.step_to_next(self.last_units);
+        let samples = step as usize * CHUNK_SAMPLES;
+        self.concealed_ms += step * UNIT;
+        if self.concealed_ms >= RESYNC_MS {
             self.reset();
             self.resyncs += 1;
-            return Playout::Missing { pts, next: None };
+            return Playout::Missing {
+                pts,
+                next: None,
+                samples,
+            };
         }
-        if hold {
-            // Late rather than lost: conceal and wait, growing the delay by one frame.
-            return Playout::Missing { pts, next: None };
+        if self.buffered == 0 {
+            // Late or lost: conceal and wait, growing the delay until we know which.
+            self.held_pending_ms += step * UNIT;
+            self.held_ms += u64::from(step * UNIT);
+            return Playout::Missing {
+                pts,
+                next: None,
+                samples,
+            };
         }
         self.lost += 1;
-        self.advance(false);
+        self.advance(step, false);
         let slot = &self.slots[self.head];
         let next = (slot.present && !slot.redundant).then_some(slot.data.as_slice());
-        Playout::Missing { pts, next }
+        Playout::Missing { pts, next, samples }
     }
 
     /// Current statistics.
     pub fn stats(&self) -> JitterStats {
         JitterStats {
             buffered: self.buffered,
-            target_delay: self.target,
+            buffered_ms: self.buffered_ms,
+            target_delay: self.target_ms.div_ceil(FRAME_MS),
+            target_delay_ms: self.target_ms,
             jitter_ms: self.jitter_ms,
             lost: self.lost,
             late: self.late,
             received: self.received,
             dropped: self.dropped,
             resyncs: self.resyncs,
+            held_ms: self.held_ms,
+            frame_ms: self.last_units * UNIT,
         }
     }
 }
@@ -424,24 +534,36 @@ mod tests {
                 data,
                 redundant,
             } => Out::Frame(pts, data.to_vec(), redundant),
-            Playout::Missing { pts, next } => Out::Missing(pts, next.map(<[u8]>::to_vec)),
+            Playout::Missing { pts, next, .. } => Out::Missing(pts, next.map(<[u8]>::to_vec)),
             Playout::Buffering => Out::Buffering,
         }
     }
 
+    /// A fake 60 ms Opus packet (TOC: SILK wideband 60 ms, one frame) tagged with its pts.
     fn payload(pts: u32) -> Vec<u8> {
-        pts.to_le_bytes().to_vec()
+        let mut p = vec![0x58];
+        p.extend_from_slice(&pts.to_le_bytes());
+        p
     }
 
-    /// Runs arrivals (ms, pts) against pops every 60 ms starting at `pop_phase` ms, until
-    /// `end_ms`; returns the pop results.
-    fn simulate(
+    /// Playout time (ms) of what a pop returned.
+    fn duration(o: &Out) -> u64 {
+        match o {
+            Out::Frame(..) => 60,
+            Out::Missing(..) => 60,
+            Out::Buffering => 20,
+        }
+    }
+
+    /// Runs arrivals (ms, pts) against pops starting at `pop_phase` ms, each pop after the
+    /// previous one's playout duration, until `end_ms`; returns (time, pop result).
+    fn simulate_timed(
         jb: &mut JitterBuffer,
         t0: Instant,
         mut arrivals: Vec<(u64, u32)>,
         pop_phase: u64,
         end_ms: u64,
-    ) -> Vec<Out> {
+    ) -> Vec<(u64, Out)> {
         arrivals.sort_by_key(|a| a.0);
         let mut out = Vec::new();
         let mut ai = 0;
@@ -452,10 +574,26 @@ mod tests {
                 jb.insert(t0 + Duration::from_millis(t), pts, &payload(pts), false);
                 ai += 1;
             }
-            out.push(pop(jb, t0 + Duration::from_millis(t_pop)));
-            t_pop += 60;
+            let o = pop(jb, t0 + Duration::from_millis(t_pop));
+            let t = t_pop;
+            t_pop += duration(&o);
+            out.push((t, o));
         }
         out
+    }
+
+    /// [`simulate_timed`] without the times.
+    fn simulate(
+        jb: &mut JitterBuffer,
+        t0: Instant,
+        arrivals: Vec<(u64, u32)>,
+        pop_phase: u64,
+        end_ms: u64,
+    ) -> Vec<Out> {
+        simulate_timed(jb, t0, arrivals, pop_phase, end_ms)
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect()
     }
 
     fn played(outs: &[Out]) -> Vec<u32> {
@@ -475,10 +613,11 @@ mod tests {
             .map(|i| (u64::from(i) * 60, 5000 + i * 60))
             .collect();
         let outs = simulate(&mut jb, t0, arrivals, 10, 50 * 60);
-        assert_eq!(&outs[..2], &[Out::Buffering, Out::Buffering]);
+        // 120 ms of buffering silence (20 ms per pop), then every frame in order.
+        assert!(outs[..6].iter().all(|o| *o == Out::Buffering));
+        assert_eq!(outs[6], Out::Frame(5000, payload(5000), false));
         let expected: Vec<u32> = (0..48u32).map(|i| 5000 + i * 60).collect();
         assert_eq!(played(&outs), expected);
-        assert_eq!(outs[2], Out::Frame(5000, payload(5000), false));
         let st = jb.stats();
         assert_eq!((st.lost, st.late, st.received), (0, 0, 50));
         assert_eq!(st.target_delay, 2);
@@ -556,7 +695,7 @@ mod tests {
         jb.insert(t0, 120, b"ec120", true);
         jb.insert(t0, 180, b"ec180", true);
         let mut frames = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..12 {
             if let Out::Frame(p, d, r) = pop(&mut jb, t0) {
                 frames.push((p, d, r));
             }
@@ -581,10 +720,10 @@ mod tests {
         for i in [0u32, 1, 2, 4, 5, 6, 7] {
             jb.insert(at(i), i * 60, &payload(i * 60), false);
         }
-        let outs: Vec<Out> = (0..7).map(|i| pop(&mut jb, at(7 + i))).collect();
-        assert_eq!(outs[2], Out::Frame(0, payload(0), false));
-        assert_eq!(outs[5], Out::Missing(180, Some(payload(240))));
-        assert_eq!(outs[6], Out::Frame(240, payload(240), false));
+        let outs: Vec<Out> = (0..11).map(|i| pop(&mut jb, at(7 + i))).collect();
+        assert_eq!(outs[6], Out::Frame(0, payload(0), false));
+        assert_eq!(outs[9], Out::Missing(180, Some(payload(240))));
+        assert_eq!(outs[10], Out::Frame(240, payload(240), false));
         assert_eq!(jb.stats().lost, 1);
         // The lost frame arriving now is late and not played.
         jb.insert(t0, 180, &payload(180), false);
@@ -667,17 +806,20 @@ mod tests {
             .filter(|i| !(84..134).contains(i))
             .map(|i| (u64::from(i) * 60, i * 60))
             .collect();
-        let outs = simulate(&mut jb, t0, arrivals, 10, 167 * 60);
+        let outs = simulate_timed(&mut jb, t0, arrivals, 10, 167 * 60);
         // After the outage starts, misses lead to a reset (Buffering, not endless Missing).
-        let during = &outs[100..130];
-        assert!(during.iter().all(|o| *o == Out::Buffering));
-        assert_eq!(jb.stats().resyncs, 1);
-        // Output resumes within 0.5 s of the first new arrival (pop index 134 ≈ t = 8.04 s).
-        let first = outs[134..]
+        assert!(outs
             .iter()
-            .position(|o| matches!(o, Out::Frame(..)))
+            .filter(|(t, _)| (6000..7800).contains(t))
+            .all(|(_, o)| *o == Out::Buffering));
+        assert_eq!(jb.stats().resyncs, 1);
+        // Output resumes within 0.5 s of the first new arrival (t = 8.04 s).
+        let first = outs
+            .iter()
+            .find(|(t, o)| *t >= 8040 && matches!(o, Out::Frame(..)))
+            .map(|(t, _)| t - 8040)
             .unwrap();
-        assert!(first * 60 <= 500, "resumed after {} ms", first * 60);
+        assert!(first <= 500, "resumed after {first} ms");
     }
 
     #[test]
@@ -696,5 +838,47 @@ mod tests {
         assert!(p.len() >= 90, "played {}", p.len());
         assert!(p.contains(&(60 * 60)));
         assert!(jb.stats().late <= 2);
+    }
+
+    #[test]
+    fn short_frames_play_on_a_20ms_grid() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::with_delays_ms(20, 600);
+        let mut outs = Vec::new();
+        for i in 0..50u32 {
+            let now = t0 + Duration::from_millis(u64::from(i) * 20);
+            // TOC: SILK wideband 20 ms.
+            jb.insert(now, i * 20, &[0x48, i as u8], false);
+            outs.push(pop(&mut jb, now));
+        }
+        let frames: Vec<u32> = played(&outs);
+        assert_eq!(frames, (0..49u32).map(|i| i * 20).collect::<Vec<_>>());
+        let st = jb.stats();
+        assert_eq!((st.frame_ms, st.target_delay_ms, st.lost), (20, 20, 0));
+    }
+
+    #[test]
+    fn a_lost_frame_concealed_by_a_hold_costs_no_delay() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(1, 10);
+        // Frame 20 is lost and frame 21 is 20 ms late, so when frame 20 is due nothing is
+        // buffered: the buffer holds (conceals without advancing) as the stream may be late.
+        let arrivals = (0..60u32)
+            .filter(|&i| i != 20)
+            .map(|i| (u64::from(i) * 60 + if i == 21 { 20 } else { 0 }, i * 60))
+            .collect();
+        let outs = simulate_timed(&mut jb, t0, arrivals, 10, 60 * 60);
+        // Frame 20 is concealed once and frame 21, once there, shows the hold was a loss: it
+        // plays at the time it would have without the loss.
+        let at = |pts: u32| {
+            outs.iter()
+                .find(|(_, o)| matches!(o, Out::Frame(p, ..) if *p == pts))
+                .map(|(t, _)| *t)
+                .unwrap()
+        };
+        assert_eq!(at(21 * 60) - at(19 * 60), 120);
+        assert_eq!(at(50 * 60) - at(10 * 60), 40 * 60);
+        let st = jb.stats();
+        assert_eq!((st.lost, st.held_ms), (1, 60));
     }
 }

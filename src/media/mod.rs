@@ -8,6 +8,7 @@ pub mod receiver;
 pub mod sender;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod tsm;
 
 pub use bitrate::{BitrateController, BitrateLimits, SendFeedback};
 pub use jitter::{JitterBuffer, JitterStats};

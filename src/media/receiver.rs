@@ -1,11 +1,14 @@
 //! Incoming audio: jitter buffer, Opus decode with in-band FEC and redundancy, loss concealment,
-//! and the split of 60 ms frames into the 20 ms chunks the audio thread plays.
+//! time-scale compression, and the split of decoded frames (any duration) into the 20 ms chunks
+//! the audio thread plays.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::jitter::{JitterBuffer, Playout};
 use super::opus::{packet_has_lbrr, Decoder};
-use super::{MediaError, CHUNK_SAMPLES, FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE};
+use super::tsm::Compressor;
+use super::{MediaError, CHUNK_SAMPLES, FRAME_SAMPLES, SAMPLE_RATE};
 
 /// What a produced chunk contains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,26 +38,38 @@ pub struct ReceiverStats {
     pub jitter_ms: f64,
     /// Current jitter-buffer target delay, milliseconds.
     pub target_delay_ms: u32,
-    /// Audio buffered now (jitter buffer plus the undelivered part of the current frame), ms.
+    /// Audio buffered now (jitter buffer plus decoded audio not yet handed out), ms.
     pub buffered_ms: u32,
-    /// 20 ms chunks skipped to shrink an excess delay.
+    /// Audio removed by time-scale compression to shrink an excess delay, in 20 ms units.
     pub chunks_dropped: u64,
+    /// Audio removed by time-scale compression, milliseconds.
+    pub compressed_ms: u64,
+    /// Concealment played while waiting for a late stream (delay growth), milliseconds.
+    pub held_ms: u64,
+    /// Duration of the peer's frames, milliseconds (from the Opus TOC).
+    pub frame_ms: u32,
 }
 
 /// Largest target delay the jitter buffer may adapt to, frames (600 ms, as 2.4.4).
 pub const MAX_DELAY_FRAMES: u32 = 10;
 /// Cross-fade length when switching between the main and the redundancy decoder (5 ms).
 const FADE_SAMPLES: usize = 240;
-/// Post-pop occupancy samples whose minimum decides whether the buffer holds excess audio.
+/// Largest decoded frame: 120 ms (the longest Opus packet).
+const MAX_DECODE: usize = 5760;
+/// Decoded samples not yet handed out, at most (two longest frames and a chunk).
+const PENDING_CAP: usize = 2 * MAX_DECODE + CHUNK_SAMPLES;
+/// Loads whose buffered total decides whether the delay is in excess.
 const EXCESS_WINDOW: usize = 8;
-/// Chunks of sustained excess after which any chunk (not only a quiet one) may be dropped.
-const FORCE_DROP_AFTER: u32 = 200;
-/// Chunks between two drops (at most one 20 ms drop per 60 ms frame).
-const DROP_SPACING: u32 = 3;
+/// Excess persisting this long (ms of played audio) allows compressing any audio.
+const FORCE_AFTER_MS: u64 = 3000;
 /// Chunks quieter than this mean square are always "low energy" (RMS ≈ 250).
 const QUIET_FLOOR: f64 = 250.0 * 250.0;
 /// Chunks below this fraction of the running speech energy are "low energy".
 const QUIET_RATIO: f64 = 0.15;
+/// Samples per millisecond.
+const SAMPLES_PER_MS: usize = SAMPLE_RATE as usize / 1000;
+/// Segment kinds remembered for the pending audio.
+const MAX_SEGMENTS: usize = 32;
 
 /// Which decoder produced the previous frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,70 +80,82 @@ enum Dec {
 
 /// The incoming audio pipeline of one stream.
 ///
-/// Frames come from the [`JitterBuffer`] one per 60 ms and are cut into 20 ms chunks. The delay
-/// the jitter buffer grows by holding (concealing without advancing) is shrunk here: when the
-/// occupancy right after each of the last 8 pops stayed above the target, one 20 ms chunk per
-/// frame is skipped, preferring quiet chunks (after 4 s of excess any chunk), with a short
-/// cross-fade into the following audio.
+/// Frames come from the [`JitterBuffer`] (any Opus duration) and are decoded into a queue of
+/// pending samples, from which 20 ms chunks are handed out. Delay the jitter buffer grew by
+/// holding for a late stream is shrunk here by time-scale compression: when the buffered audio
+/// (jitter buffer plus pending samples) stayed above the target over the last 8 frames, whole
+/// pitch periods are removed from the freshly decoded audio (pitch-synchronous overlap-add, see
+/// [`super::tsm`]), preferring quiet or strongly periodic stretches; after 3 s of sustained
+/// excess any audio qualifies. No audio is ever skipped outright.
 pub struct AudioReceiver {
     jitter: JitterBuffer,
     main: Decoder,
     redundant_dec: Decoder,
     last_dec: Dec,
-    /// Decoded samples of the current frame.
-    frame: Box<[i16; FRAME_SAMPLES]>,
-    frame_len: usize,
-    pos: usize,
-    frame_kind: ChunkKind,
+    /// Decode scratch.
+    frame: Box<[i16; MAX_DECODE]>,
+    /// Decoded samples not yet handed out: `pending[start..end]`.
+    pending: Box<[i16; PENDING_CAP]>,
+    start: usize,
+    end: usize,
+    /// Kinds of the pending samples, oldest first: (samples, kind).
+    segments: VecDeque<(usize, ChunkKind)>,
     /// Scratch for the cross-fade source.
     fade: Box<[i16; FADE_SAMPLES]>,
+    tsm: Compressor,
     received: bool,
-    /// Ring of post-pop occupancies.
+    /// Ring of buffered totals (ms) right after each load.
     occupancy: [u32; EXCESS_WINDOW],
     occupancy_at: usize,
     occupancy_filled: usize,
-    /// Consecutive chunks with excess buffered audio.
-    excess_chunks: u32,
-    /// Chunks since the last drop.
-    since_drop: u32,
+    /// Played audio (ms) since the excess began.
+    excess_ms: u64,
     /// Running mean square of decoded audio chunks.
     speech_energy: f64,
     frames_decoded: u64,
     recovered_fec: u64,
     recovered_redundant: u64,
-    chunks_dropped: u64,
+    compressed_samples: u64,
 }
 
 impl AudioReceiver {
-    /// Creates the pipeline with a jitter buffer whose minimum target is `min_delay_frames`.
+    /// Creates the pipeline with a jitter buffer whose minimum target is `min_delay_frames`
+    /// frames of 60 ms.
     pub fn new(min_delay_frames: u32) -> Result<AudioReceiver, MediaError> {
         Ok(AudioReceiver {
             jitter: JitterBuffer::new(min_delay_frames, MAX_DELAY_FRAMES),
             main: Decoder::new()?,
             redundant_dec: Decoder::new()?,
             last_dec: Dec::Main,
-            frame: Box::new([0; FRAME_SAMPLES]),
-            frame_len: 0,
-            pos: 0,
-            frame_kind: ChunkKind::Silence,
+            frame: Box::new([0; MAX_DECODE]),
+            pending: Box::new([0; PENDING_CAP]),
+            start: 0,
+            end: 0,
+            segments: VecDeque::with_capacity(MAX_SEGMENTS),
             fade: Box::new([0; FADE_SAMPLES]),
+            tsm: Compressor::new(),
             received: false,
             occupancy: [0; EXCESS_WINDOW],
             occupancy_at: 0,
             occupancy_filled: 0,
-            excess_chunks: 0,
-            since_drop: DROP_SPACING,
+            excess_ms: 0,
             speech_energy: 0.0,
             frames_decoded: 0,
             recovered_fec: 0,
             recovered_redundant: 0,
-            chunks_dropped: 0,
+            compressed_samples: 0,
         })
     }
 
-    /// Peer signalled redundancy on/off: raises/lowers the minimum delay (4 / 2 frames).
+    /// Sets the jitter buffer's minimum delay in 60 ms frames (2.4.4: 2, or 4 when the peer
+    /// sends redundancy).
     pub fn set_min_delay(&mut self, frames: u32) {
         self.jitter.set_min_delay(frames);
+    }
+
+    /// Sets the jitter buffer's minimum delay in milliseconds (rounded up to 20 ms).
+    pub fn set_min_delay_ms(&mut self, ms: u32) {
+        self.jitter.set_min_delay_ms(ms);
     }
 
     /// A frame from the network. `redundant` for EC copies.
@@ -145,64 +172,71 @@ impl AudioReceiver {
             out.fill(0);
             return ChunkKind::Silence;
         }
-        if self.pos >= self.frame_len {
+        let mut loads = 0;
+        while self.end - self.start < CHUNK_SAMPLES && loads < 16 {
             self.load_frame(now);
+            loads += 1;
         }
-        self.since_drop = self.since_drop.saturating_add(1);
-        if self.should_drop() {
-            let chunk = &self.frame[self.pos..self.pos + CHUNK_SAMPLES];
-            let forced = self.excess_chunks >= FORCE_DROP_AFTER;
-            if forced || self.is_quiet(chunk) {
-                self.fade.copy_from_slice(&chunk[..FADE_SAMPLES]);
-                self.pos += CHUNK_SAMPLES;
-                self.chunks_dropped += 1;
-                self.since_drop = 0;
-                if self.pos >= self.frame_len {
-                    self.load_frame(now);
-                }
-                let kind = self.emit(out);
-                crossfade(&self.fade[..], &mut out[..FADE_SAMPLES]);
-                return kind;
-            }
-        }
-        self.emit(out)
-    }
-
-    /// Copies the current chunk to `out` and advances.
-    fn emit(&mut self, out: &mut [i16]) -> ChunkKind {
-        let chunk = &self.frame[self.pos..self.pos + CHUNK_SAMPLES];
-        out.copy_from_slice(chunk);
-        self.pos += CHUNK_SAMPLES;
-        if self.frame_kind == ChunkKind::Audio {
+        let avail = (self.end - self.start).min(CHUNK_SAMPLES);
+        out[..avail].copy_from_slice(&self.pending[self.start..self.start + avail]);
+        out[avail..].fill(0);
+        self.start += avail;
+        let kind = self.consume_segments(avail);
+        if kind == ChunkKind::Audio {
             let e = mean_square(out);
             self.speech_energy += (e - self.speech_energy) * 0.02;
         }
-        self.frame_kind
-    }
-
-    /// Whether the buffer has held clearly more than the target for a while.
-    fn should_drop(&mut self) -> bool {
-        let target = self.jitter.stats().target_delay;
-        let min = self.occupancy[..self.occupancy_filled]
-            .iter()
-            .min()
-            .copied();
-        let excess = self.occupancy_filled == EXCESS_WINDOW && min.is_some_and(|m| m > target);
-        if excess {
-            self.excess_chunks = self.excess_chunks.saturating_add(1);
-        } else {
-            self.excess_chunks = 0;
+        if self.excess_ms > 0 {
+            self.excess_ms += 20;
         }
-        excess && self.since_drop >= DROP_SPACING && self.frame_kind != ChunkKind::Silence
+        kind
     }
 
-    /// Whether a chunk is quiet enough to drop unnoticed.
-    fn is_quiet(&self, chunk: &[i16]) -> bool {
-        let e = mean_square(chunk);
+    /// Removes `n` samples from the front of the segment list; returns the first one's kind.
+    fn consume_segments(&mut self, mut n: usize) -> ChunkKind {
+        let kind = self
+            .segments
+            .front()
+            .map_or(ChunkKind::Silence, |&(_, k)| k);
+        while n > 0 {
+            let Some(front) = self.segments.front_mut() else {
+                break;
+            };
+            if front.0 > n {
+                front.0 -= n;
+                break;
+            }
+            n -= front.0;
+            self.segments.pop_front();
+        }
+        kind
+    }
+
+    /// Appends decoded samples to the pending queue.
+    fn push_pending(&mut self, n: usize, kind: ChunkKind) {
+        if self.end + n > PENDING_CAP {
+            self.pending.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let n = n.min(PENDING_CAP - self.end);
+        self.pending[self.end..self.end + n].copy_from_slice(&self.frame[..n]);
+        self.end += n;
+        let full = self.segments.len() >= MAX_SEGMENTS;
+        match self.segments.back_mut() {
+            Some(last) if last.1 == kind || full => last.0 += n,
+            _ => self.segments.push_back((n, kind)),
+        }
+    }
+
+    /// Whether a block is quiet enough to compress unnoticed.
+    fn is_quiet(&self, pcm: &[i16]) -> bool {
+        let e = mean_square(pcm);
         e < QUIET_FLOOR || e < self.speech_energy * QUIET_RATIO
     }
 
-    /// Pops the next frame from the jitter buffer and decodes or conceals it.
+    /// Pops the next frame from the jitter buffer and decodes or conceals it into the pending
+    /// queue, then compresses time if the delay is in excess.
     fn load_frame(&mut self, now: Instant) {
         let playout = self.jitter.pop(now);
         let frame = &mut self.frame[..];
@@ -232,18 +266,28 @@ impl AudioReceiver {
                 }
             }
             Playout::Missing {
-                next: Some(next), ..
+                next: Some(next),
+                samples,
+                ..
             } if packet_has_lbrr(next) => {
                 used = Dec::Main;
-                let ok = self.main.decode(Some(next), frame, true).is_ok();
-                if ok {
-                    self.recovered_fec += 1;
+                len = samples.clamp(CHUNK_SAMPLES, MAX_DECODE);
+                match self.main.decode(Some(next), &mut frame[..len], true) {
+                    Ok(n) => {
+                        len = n;
+                        self.recovered_fec += 1;
+                        true
+                    }
+                    Err(_) => false,
                 }
-                ok
             }
-            Playout::Missing { .. } => false,
+            Playout::Missing { samples, .. } => {
+                len = samples.clamp(CHUNK_SAMPLES, MAX_DECODE);
+                false
+            }
             Playout::Buffering => {
-                frame.fill(0);
+                len = CHUNK_SAMPLES;
+                frame[..len].fill(0);
                 kind = ChunkKind::Silence;
                 true
             }
@@ -255,8 +299,9 @@ impl AudioReceiver {
                 Dec::Main => &mut self.main,
                 Dec::Redundant => &mut self.redundant_dec,
             };
-            if dec.decode(None, frame, false).is_err() {
-                frame.fill(0);
+            match dec.decode(None, &mut frame[..len], false) {
+                Ok(n) => len = n,
+                Err(_) => frame[..len].fill(0),
             }
             kind = ChunkKind::Concealed;
         }
@@ -267,26 +312,74 @@ impl AudioReceiver {
                 Dec::Redundant => &mut self.redundant_dec,
             };
             if prev.decode(None, &mut self.fade[..], false).is_ok() {
-                crossfade(&self.fade[..], &mut self.frame[..FADE_SAMPLES]);
+                crossfade(&self.fade[..], &mut self.frame[..FADE_SAMPLES.min(len)]);
             }
         }
         if kind != ChunkKind::Silence {
             self.last_dec = used;
         }
-        // Whole chunks only: pad a short frame (e.g. a 20 ms packet) with silence.
-        let len = len.min(FRAME_SAMPLES);
-        self.frame[len..].fill(0);
-        self.frame_len = len.max(1).div_ceil(CHUNK_SAMPLES) * CHUNK_SAMPLES;
-        self.pos = 0;
-        self.frame_kind = kind;
+        let len = len.clamp(1, MAX_DECODE);
+        self.push_pending(len, kind);
         self.note_occupancy();
+        if kind == ChunkKind::Audio {
+            self.maybe_compress(len);
+        }
     }
 
-    /// Records the occupancy right after a pop.
+    /// Buffered audio now: jitter buffer plus pending samples, ms.
+    fn buffered_total_ms(&self) -> u32 {
+        self.jitter.stats().buffered_ms + ((self.end - self.start) / SAMPLES_PER_MS) as u32
+    }
+
+    /// Records the buffered total right after a load.
     fn note_occupancy(&mut self) {
-        self.occupancy[self.occupancy_at] = self.jitter.stats().buffered;
+        self.occupancy[self.occupancy_at] = self.buffered_total_ms();
         self.occupancy_at = (self.occupancy_at + 1) % EXCESS_WINDOW;
         self.occupancy_filled = (self.occupancy_filled + 1).min(EXCESS_WINDOW);
+    }
+
+    /// Excess delay (ms) the recent loads all carried beyond the target (plus one chunk of
+    /// hand-out granularity), if the window is full.
+    fn excess_delay_ms(&self) -> u32 {
+        if self.occupancy_filled < EXCESS_WINDOW {
+            return 0;
+        }
+        let min = self.occupancy.iter().min().copied().unwrap_or(0);
+        let j = self.jitter.stats();
+        min.saturating_sub(j.target_delay_ms + j.frame_ms.max(20) + 20)
+    }
+
+    /// Removes pitch periods from the pending audio of the frame just decoded (`len` samples at
+    /// the end of the queue) when the delay is in excess.
+    fn maybe_compress(&mut self, len: usize) {
+        let excess = self.excess_delay_ms();
+        if excess < 20 {
+            self.excess_ms = 0;
+            return;
+        }
+        if self.excess_ms == 0 {
+            self.excess_ms = 1;
+        }
+        let from = self.end - len;
+        let block = &self.pending[from..self.end];
+        let quiet = self.is_quiet(block);
+        let force = self.excess_ms >= FORCE_AFTER_MS;
+        let max_remove = (excess as usize * SAMPLES_PER_MS).min(len / 3 + CHUNK_SAMPLES / 2);
+        let removed =
+            self.tsm
+                .compress(&mut self.pending[from..self.end], max_remove, quiet, force);
+        if removed == 0 {
+            return;
+        }
+        self.end -= removed;
+        if let Some(last) = self.segments.back_mut() {
+            last.0 = last.0.saturating_sub(removed);
+        }
+        self.compressed_samples += removed as u64;
+        let ms = (removed / SAMPLES_PER_MS) as u32;
+        for o in &mut self.occupancy {
+            *o = o.saturating_sub(ms);
+        }
     }
 
     /// True once any frame has been inserted.
@@ -297,7 +390,7 @@ impl AudioReceiver {
     /// Current statistics.
     pub fn stats(&self) -> ReceiverStats {
         let j = self.jitter.stats();
-        let pending = self.frame_len.saturating_sub(self.pos);
+        let compressed_ms = self.compressed_samples / SAMPLES_PER_MS as u64;
         ReceiverStats {
             frames_decoded: self.frames_decoded,
             frames_lost: j.lost,
@@ -305,9 +398,12 @@ impl AudioReceiver {
             recovered_fec: self.recovered_fec,
             recovered_redundant: self.recovered_redundant,
             jitter_ms: j.jitter_ms,
-            target_delay_ms: j.target_delay * FRAME_MS,
-            buffered_ms: j.buffered * FRAME_MS + (pending / (SAMPLE_RATE as usize / 1000)) as u32,
-            chunks_dropped: self.chunks_dropped,
+            target_delay_ms: j.target_delay_ms,
+            buffered_ms: self.buffered_total_ms(),
+            chunks_dropped: compressed_ms / 20,
+            compressed_ms,
+            held_ms: j.held_ms,
+            frame_ms: j.frame_ms,
         }
     }
 }

@@ -72,6 +72,9 @@ pub struct AudioSender {
     out: Box<[u8; MAX_FRAME_BYTES]>,
     /// Decoder for [`AudioSender::decode_preview`], created on first use.
     preview: Option<Decoder>,
+    /// Chunks per frame now (3 = 60 ms) and as requested (applied at a frame boundary).
+    frame_chunks: usize,
+    wanted_frame_chunks: usize,
 }
 
 impl AudioSender {
@@ -89,7 +92,26 @@ impl AudioSender {
             filled: 0,
             out: Box::new([0; MAX_FRAME_BYTES]),
             preview: None,
+            frame_chunks: FRAME_SAMPLES / CHUNK_SAMPLES,
+            wanted_frame_chunks: FRAME_SAMPLES / CHUNK_SAMPLES,
         })
+    }
+
+    /// Frame duration for the next frames: 20, 40 or 60 ms (other values are ignored). Takes
+    /// effect at the next frame boundary. Only 60 ms frames carry redundancy; libtgvoip 2.4.4
+    /// peers must only ever get 60 ms frames (see `Session::send_audio_frame`).
+    pub fn set_frame_ms(&mut self, ms: u32) {
+        if matches!(ms, 20 | 40 | 60) {
+            self.wanted_frame_chunks = ms as usize / 20;
+            if self.filled == 0 {
+                self.frame_chunks = self.wanted_frame_chunks;
+            }
+        }
+    }
+
+    /// Duration of the frames being produced, ms.
+    pub fn frame_ms(&self) -> u32 {
+        self.frame_chunks as u32 * 20
     }
 
     /// Applies new settings before the next encode (no-op for unchanged values).
@@ -137,29 +159,39 @@ impl AudioSender {
         Ok(())
     }
 
-    /// Adds one 960-sample chunk; every third call returns the encoded 60 ms frame.
+    /// Adds one 960-sample chunk; returns the encoded frame once a frame's worth (60 ms unless
+    /// [`set_frame_ms`](Self::set_frame_ms) chose otherwise) is gathered.
     pub fn push_chunk(&mut self, pcm: &[i16]) -> Result<Option<EncodedFrame>, MediaError> {
         if pcm.len() != CHUNK_SAMPLES {
             return Err(MediaError::BadBufferSize);
         }
         self.pcm[self.filled..self.filled + CHUNK_SAMPLES].copy_from_slice(pcm);
         self.filled += CHUNK_SAMPLES;
-        if self.filled < FRAME_SAMPLES {
+        if self.filled < self.frame_chunks * CHUNK_SAMPLES {
             return Ok(None);
         }
+        let n = self.filled;
         self.filled = 0;
-        self.encode_frame().map(Some)
+        let frame = self.encode_frame(n);
+        self.frame_chunks = self.wanted_frame_chunks;
+        frame.map(Some)
     }
 
-    /// Encodes the gathered frame with the primary and (if on) the secondary encoder.
-    fn encode_frame(&mut self) -> Result<EncodedFrame, MediaError> {
+    /// Encodes the gathered `samples` with the primary and (if on, for 60 ms frames) the
+    /// secondary encoder.
+    fn encode_frame(&mut self, samples: usize) -> Result<EncodedFrame, MediaError> {
         self.sync_settings()?;
-        let n = self.primary.encode(&self.pcm[..], &mut self.out[..])?;
+        let n = self
+            .primary
+            .encode(&self.pcm[..samples], &mut self.out[..])?;
         let mut frame = EncodedFrame {
             primary: self.out[..n].to_vec(),
             redundancy: Vec::new(),
         };
-        if let Some(sec) = self.secondary.as_mut() {
+        if samples != FRAME_SAMPLES {
+            // Redundancy entries map to 60 ms steps: none with shorter frames.
+            self.history.clear();
+        } else if let Some(sec) = self.secondary.as_mut() {
             let mut buf = if self.history.len() >= MAX_REDUNDANCY {
                 // Reuse the oldest entry's allocation.
                 self.history.pop_front().unwrap_or_default()

@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::api::{CallError, CallState, NetworkType, TrafficStats};
 use crate::audio::{ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
+use crate::media::opus::packet_samples;
 use crate::media::{
     AudioReceiver, AudioSender, BitrateController, BitrateLimits, ReceiverStats, SendFeedback,
     SenderSettings,
@@ -20,8 +21,10 @@ use super::udp::{UdpTransport, RECV_BUFFER};
 
 /// Longest the engine sleeps, so audio rings are serviced at least this often.
 const MAX_SLEEP: Duration = Duration::from_millis(10);
-/// Chunks kept queued for the audio thread to play (40 ms).
+/// Chunks kept queued for the audio thread to play (40 ms); 20 ms when the peer sends 20 ms
+/// frames on a clean link (the engine wakes at least every 10 ms).
 const PLAYBACK_FILL: usize = 2;
+const PLAYBACK_FILL_LOW: usize = 1;
 /// How often bitrate decisions are made.
 const CONTROL_INTERVAL: Duration = Duration::from_millis(300);
 /// How often the signal bars are recomputed.
@@ -31,6 +34,8 @@ const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
 /// Jitter-buffer minimum delay (frames) on a clean link, when frames go missing (the next
 /// frame's in-band FEC needs one frame of look-ahead), and when the peer sends redundancy (its
 /// copies of a lost frame arrive up to two frames later). 2.4.4 uses 2 and 4.
+/// On a clean link the minimum is one of the peer's frames (20 ms with a tgvoip-rs peer that
+/// sends 20 ms frames), at most [`MIN_DELAY_CLEAN`] frames of 60 ms.
 const MIN_DELAY_CLEAN: u32 = 1;
 const MIN_DELAY: u32 = 2;
 const MIN_DELAY_PEER_EC: u32 = 3;
@@ -143,7 +148,10 @@ struct LoopState {
     /// Smoothed receive loss and the counters it was last computed from.
     rx_loss: f64,
     rx_counts: (u64, u64),
+    /// Jitter-buffer minimum delay now, ms.
     min_delay: u32,
+    /// Chunks kept queued for the audio thread.
+    playback_fill: usize,
 }
 
 impl Engine {
@@ -164,6 +172,7 @@ impl Engine {
             rx_loss: 0.0,
             rx_counts: (0, 0),
             min_delay: 0,
+            playback_fill: PLAYBACK_FILL,
         };
         self.update_min_delay(&mut st);
         let mut buf = vec![0u8; RECV_BUFFER];
@@ -201,7 +210,7 @@ impl Engine {
             self.session.handle_timeout(now);
             self.pump_capture(now, &mut chunk, &mut st);
             self.drain_events(now, &mut st);
-            self.pump_playback(now, &mut chunk);
+            self.pump_playback(now, &mut chunk, st.playback_fill);
             self.flush_transmits(&mut st);
             if now >= next_control {
                 self.update_bitrate(now, &mut st);
@@ -266,9 +275,12 @@ impl Engine {
                 Ok(Some(frame)) => frame,
                 Ok(None) | Err(_) => continue,
             };
+            let duration_ms = packet_samples(&frame.primary).map_or(60, |n| {
+                (n / (crate::media::SAMPLE_RATE as usize / 1000)) as u32
+            });
             if self
                 .session
-                .send_audio(now, &frame.primary, &frame.redundancy)
+                .send_audio_frame(now, &frame.primary, &frame.redundancy, duration_ms)
             {
                 if let Some(sink) = self.preprocessed.as_mut() {
                     if let Ok(n) = self.sender.decode_preview(&frame, &mut st.preview) {
@@ -280,8 +292,8 @@ impl Engine {
     }
 
     /// Keeps a small backlog of decoded chunks ready for the audio thread.
-    fn pump_playback(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES]) {
-        while self.playback_capacity - self.playback.free_chunks() < PLAYBACK_FILL {
+    fn pump_playback(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES], fill: usize) {
+        while self.playback_capacity - self.playback.free_chunks() < fill {
             self.receiver.next_chunk(now, chunk);
             if !self.playback.push_chunk(chunk) {
                 break;
@@ -348,8 +360,17 @@ impl Engine {
             recent_rtt: report.recent_rtt,
         };
         self.update_min_delay(st);
+        // 20/40 ms frames only toward a tgvoip-rs peer that announced it (never toward 2.4.4).
+        let short_ok = self.session.peer_accepts_variable_frames();
+        let clean_network = matches!(self.network, NetworkType::Wifi | NetworkType::Ethernet);
+        self.bitrate.set_short_frames(short_ok, clean_network);
         let settings = self.bitrate.update(now, &feedback);
         self.sender.apply(settings);
+        self.sender.set_frame_ms(if short_ok {
+            self.bitrate.frame_ms()
+        } else {
+            60
+        });
         let ec = settings.redundancy_level > 0;
         st.extra_ec_used |= ec;
         self.session.set_extra_ec(ec);
@@ -371,17 +392,23 @@ impl Engine {
         } else {
             st.rx_loss > RX_LOSS_HIGH
         };
-        let frames = if st.peer_ec {
-            MIN_DELAY_PEER_EC
+        let frame_ms = rx.frame_ms.clamp(20, 60);
+        let ms = if st.peer_ec {
+            MIN_DELAY_PEER_EC * 60
         } else if lossy {
-            MIN_DELAY
+            MIN_DELAY * 60
         } else {
-            MIN_DELAY_CLEAN
+            (MIN_DELAY_CLEAN * 60).min(frame_ms)
         };
-        if frames != st.min_delay {
-            st.min_delay = frames;
-            self.receiver.set_min_delay(frames);
+        if ms != st.min_delay {
+            st.min_delay = ms;
+            self.receiver.set_min_delay_ms(ms);
         }
+        st.playback_fill = if !lossy && !st.peer_ec && frame_ms <= 20 {
+            PLAYBACK_FILL_LOW
+        } else {
+            PLAYBACK_FILL
+        };
     }
 
     /// Signal bars from state, send loss and receive lateness, averaged over 4 s.

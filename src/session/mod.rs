@@ -61,6 +61,8 @@ const STATS_INTERVAL: Duration = Duration::from_millis(100);
 const ESTABLISH_AFTER_STREAM: Duration = Duration::ZERO;
 /// Audio frame step in pts milliseconds.
 const FRAME_PTS_STEP: u32 = 60;
+/// tgvoip-rs capabilities we announce ([`Extra::Capabilities`]).
+const LOCAL_RS_CAPS: u32 = wire::extra::CAP_VARIABLE_FRAMES;
 
 /// Timing and policy knobs, from the call config and the server config.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,6 +236,8 @@ pub struct Session {
     init_ack_received: bool,
     peer_audio_stream: Option<u8>,
     peer_caps: u32,
+    /// tgvoip-rs capability flags announced by the peer (0 for libtgvoip).
+    peer_rs_caps: u32,
     stream_data_seen: bool,
     ever_established: bool,
     ever_reconnecting: bool,
@@ -286,6 +290,7 @@ impl Session {
             init_ack_received: false,
             peer_audio_stream: None,
             peer_caps: 0,
+            peer_rs_caps: 0,
             stream_data_seen: false,
             ever_established: false,
             ever_reconnecting: false,
@@ -328,6 +333,10 @@ impl Session {
         self.init_deadline = Some(now + init_timeout);
         self.next_self_info = Some(now);
         self.next_stats_tick = Some(now + STATS_INTERVAL);
+        // Rides on every packet from the first INIT until acknowledged; 2.4.4 ignores it.
+        self.extras_out.queue(Extra::Capabilities {
+            flags: LOCAL_RS_CAPS,
+        });
         self.send_init_round(now);
         self.set_state(CallState::WaitInitAck);
         self.next_init_round = Some(now + INIT_FAST_REPEATS[0]);
@@ -352,6 +361,13 @@ impl Session {
     /// Capability bits from the peer's INIT (TGVOIP_PEER_CAP_*).
     pub fn peer_capabilities(&self) -> u32 {
         self.peer_caps
+    }
+
+    /// Whether the peer is a tgvoip-rs that accepts audio frames of 20, 40 or 60 ms with the
+    /// pts stepping by the frame duration (see [`send_audio_frame`](Self::send_audio_frame)).
+    /// Always false toward libtgvoip.
+    pub fn peer_accepts_variable_frames(&self) -> bool {
+        self.peer_rs_caps & wire::extra::CAP_VARIABLE_FRAMES != 0
     }
 
     /// Counters.
@@ -559,7 +575,24 @@ impl Session {
     /// this frame's own secondary encoding). Returns false if the frame was refused (handshake not
     /// done, muted or failed); pts then does not advance.
     pub fn send_audio(&mut self, now: Instant, primary: &[u8], redundancy: &[Vec<u8>]) -> bool {
-        if !self.can_send_audio() {
+        self.send_audio_frame(now, primary, redundancy, FRAME_PTS_STEP)
+    }
+
+    /// Like [`send_audio`](Self::send_audio) for a frame of `duration_ms` (20, 40 or 60); pts
+    /// then advances by `duration_ms`. Anything but 60 ms is refused (returns false) unless the
+    /// peer announced [`peer_accepts_variable_frames`](Self::peer_accepts_variable_frames), so a
+    /// libtgvoip peer always gets 60 ms frames with pts stepping by 60. Redundancy entries are
+    /// mapped at 60 ms steps by the receiver: send them with 60 ms frames only.
+    pub fn send_audio_frame(
+        &mut self,
+        now: Instant,
+        primary: &[u8],
+        redundancy: &[Vec<u8>],
+        duration_ms: u32,
+    ) -> bool {
+        let duration_ok = duration_ms == FRAME_PTS_STEP
+            || (matches!(duration_ms, 20 | 40) && self.peer_accepts_variable_frames());
+        if !self.can_send_audio() || !duration_ok {
             self.stats.audio_frames_refused += 1;
             return false;
         }
@@ -591,7 +624,7 @@ impl Session {
             ec.write(self.peer_version, &mut ec_payload);
             self.send_to_current(now, PacketType::STREAM_EC, &ec_payload);
         }
-        self.audio_pts = self.audio_pts.wrapping_add(FRAME_PTS_STEP);
+        self.audio_pts = self.audio_pts.wrapping_add(duration_ms);
         self.stats.audio_frames_sent += 1;
         true
     }
@@ -816,6 +849,7 @@ impl Session {
                     extra_ec: flags & 4 != 0,
                 });
             }
+            Extra::Capabilities { flags } => self.peer_rs_caps = *flags,
             Extra::NetworkChanged { flags } => {
                 self.events.push_back(Event::PeerDataSaving(flags & 1 != 0));
                 self.on_peer_network_changed(now);

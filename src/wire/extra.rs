@@ -25,9 +25,24 @@ pub enum Extra {
     RequestGroup,
     /// Type 7: public IPv6 address and port.
     Ipv6Endpoint { addr: [u8; 16], port: u16 },
+    /// tgvoip-rs capabilities (type [`TGVOIP_RS_CAPS`], payload `"tgrs"`, `u8` version 1,
+    /// `u32` flags): announced from the first INIT so two tgvoip-rs peers can use what both
+    /// support. libtgvoip 2.4.4 ignores extra types it does not know (wire.md 5.3), so it never
+    /// acts on it.
+    Capabilities { flags: u32 },
     /// Any other type, kept raw.
     Unknown { ty: u8, data: Vec<u8> },
 }
+
+/// Extra type of [`Extra::Capabilities`] (unused by libtgvoip 2.4.4, whose types end at 9).
+pub const TGVOIP_RS_CAPS: u8 = 0x54;
+/// Magic at the start of the [`Extra::Capabilities`] payload.
+pub const TGVOIP_RS_MAGIC: [u8; 4] = *b"tgrs";
+/// Version byte of the [`Extra::Capabilities`] payload.
+const TGVOIP_RS_CAPS_VERSION: u8 = 1;
+/// Capability: the receiver reads each audio frame's duration from its Opus TOC and accepts a
+/// pts step equal to it (20, 40 or 60 ms frames).
+pub const CAP_VARIABLE_FRAMES: u32 = 1;
 
 /// Extra type bytes (wire.md 5.1).
 const STREAM_FLAGS: u8 = 1;
@@ -49,6 +64,7 @@ impl Extra {
             Extra::GroupCallKey(_) => GROUP_CALL_KEY,
             Extra::RequestGroup => REQUEST_GROUP,
             Extra::Ipv6Endpoint { .. } => IPV6_ENDPOINT,
+            Extra::Capabilities { .. } => TGVOIP_RS_CAPS,
             Extra::Unknown { ty, .. } => *ty,
         }
     }
@@ -76,6 +92,16 @@ impl Extra {
                 addr: r.array("ipv6_endpoint")?,
                 port: r.u16("ipv6_endpoint")?,
             },
+            TGVOIP_RS_CAPS
+                if data.len() >= 9
+                    && data[..4] == TGVOIP_RS_MAGIC
+                    && data[4] == TGVOIP_RS_CAPS_VERSION =>
+            {
+                let mut r = Reader::new(&data[5..]);
+                Extra::Capabilities {
+                    flags: r.u32("capabilities")?,
+                }
+            }
             _ => Extra::Unknown {
                 ty,
                 data: data.to_vec(),
@@ -98,6 +124,11 @@ impl Extra {
                 out.extend_from_slice(&port.to_le_bytes());
             }
             Extra::NetworkChanged { flags } => out.extend_from_slice(&flags.to_le_bytes()),
+            Extra::Capabilities { flags } => {
+                out.extend_from_slice(&TGVOIP_RS_MAGIC);
+                out.push(TGVOIP_RS_CAPS_VERSION);
+                out.extend_from_slice(&flags.to_le_bytes());
+            }
             Extra::RequestGroup => {}
             Extra::Ipv6Endpoint { addr, port } => {
                 out.extend_from_slice(addr);
