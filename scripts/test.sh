@@ -40,6 +40,8 @@ TGVOIP_SHARED_DIR="$SHARED_DIR" CARGO_BUILD=0 bindings/python/run-tests.sh 2>&1 
 
 echo "== Go and Java bindings (the library rebuilt with --features jni, which the Java test needs)"
 cargo build --release --lib --features jni
+# The library's soname is libtgvoip.so.3; programs linked from the tree look for that name.
+ln -sf libtgvoip.so target/release/libtgvoip.so.3
 export GOCACHE=${GOCACHE:-$PWD/target/go-cache} GOPATH=${GOPATH:-$PWD/target/gopath} GOPROXY=off GOFLAGS=-mod=mod
 unformatted=$(cd bindings/go && gofmt -l .)
 if [ -n "$unformatted" ]; then echo "gofmt: unformatted: $unformatted"; exit 1; fi
