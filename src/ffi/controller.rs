@@ -1061,11 +1061,8 @@ pub unsafe extern "C" fn tgvoip_controller_get_current_audio_input_id(
     out: *mut *mut c_char,
 ) -> tgvoip_status_t {
     with!(c, |h| {
-        if out.is_null() {
-            return Err(FfiError::arg("out is NULL"));
-        }
         let s = h.st.lock().audio_input.clone();
-        write_out(out, alloc_string(&s))
+        write_string_out(out, &s)
     })
 }
 
@@ -1076,11 +1073,8 @@ pub unsafe extern "C" fn tgvoip_controller_get_current_audio_output_id(
     out: *mut *mut c_char,
 ) -> tgvoip_status_t {
     with!(c, |h| {
-        if out.is_null() {
-            return Err(FfiError::arg("out is NULL"));
-        }
         let s = h.st.lock().audio_output.clone();
-        write_out(out, alloc_string(&s))
+        write_string_out(out, &s)
     })
 }
 
@@ -1109,12 +1103,7 @@ pub unsafe extern "C" fn tgvoip_controller_get_debug_string(
     c: *mut tgvoip_controller_t,
     out: *mut *mut c_char,
 ) -> tgvoip_status_t {
-    with!(c, |h| {
-        if out.is_null() {
-            return Err(FfiError::arg("out is NULL"));
-        }
-        write_out(out, alloc_string(&h.ctl.debug_string()))
-    })
+    with!(c, |h| { write_string_out(out, &h.ctl.debug_string()) })
 }
 
 /// The debug log JSON (for `phone.saveCallDebug`). Free with `tgvoip_string_free`.
@@ -1123,12 +1112,7 @@ pub unsafe extern "C" fn tgvoip_controller_get_debug_log(
     c: *mut tgvoip_controller_t,
     out: *mut *mut c_char,
 ) -> tgvoip_status_t {
-    with!(c, |h| {
-        if out.is_null() {
-            return Err(FfiError::arg("out is NULL"));
-        }
-        write_out(out, alloc_string(&h.ctl.debug_log()))
-    })
+    with!(c, |h| { write_string_out(out, &h.ctl.debug_log()) })
 }
 
 /// Traffic counters.

@@ -148,6 +148,15 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) -> FfiResult {
     Ok(())
 }
 
+/// Writes a library-allocated copy of `s` to `*out`; checks `out` before allocating, so a NULL
+/// out-pointer leaks nothing.
+pub(crate) unsafe fn write_string_out(out: *mut *mut c_char, s: &str) -> FfiResult {
+    if out.is_null() {
+        return Err(FfiError::arg("out is NULL"));
+    }
+    write_out(out, alloc_string(s))
+}
+
 /// A checked byte slice from (ptr, len); NULL is allowed only with len 0.
 pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize, what: &str) -> FfiResult<&'a [u8]> {
     if p.is_null() {
