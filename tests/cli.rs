@@ -18,6 +18,9 @@ fn bad_arguments_print_usage_and_exit_2() {
     let key = "ab".repeat(256);
     let short_key = "ab".repeat(255);
     let tag = "00".repeat(16);
+    // A complete, valid command line, then one bad option appended to it.
+    let valid: Vec<&str> = vec!["127.0.0.1:1", &tag, "-k", &key, "-i", "in", "-o", "out"];
+    let with = |extra: &[&'static str]| [valid.as_slice(), extra].concat();
     let cases: Vec<Vec<&str>> = vec![
         vec![],
         vec!["127.0.0.1:1"],
@@ -33,67 +36,12 @@ fn bad_arguments_print_usage_and_exit_2() {
         ],
         vec!["127.0.0.1:1", "0011", "-k", &key, "-i", "in", "-o", "out"],
         vec!["127.0.0.1:1", &tag, "-k", &key, "-i", "in"],
-        vec![
-            "127.0.0.1:1",
-            &tag,
-            "-k",
-            &key,
-            "-i",
-            "in",
-            "-o",
-            "out",
-            "-r",
-            "boss",
-        ],
-        vec![
-            "127.0.0.1:1",
-            &tag,
-            "-k",
-            &key,
-            "-i",
-            "in",
-            "-o",
-            "out",
-            "-t",
-            "12",
-        ],
-        vec![
-            "127.0.0.1:1",
-            &tag,
-            "-k",
-            &key,
-            "-i",
-            "in",
-            "-o",
-            "out",
-            "-s",
-            "sometimes",
-        ],
-        vec![
-            "127.0.0.1:1",
-            &tag,
-            "-k",
-            &key,
-            "-i",
-            "in",
-            "-o",
-            "out",
-            "-n",
-            "maybe",
-        ],
-        vec![
-            "127.0.0.1:1",
-            &tag,
-            "-k",
-            &key,
-            "-i",
-            "in",
-            "-o",
-            "out",
-            "--frobnicate",
-            "1",
-        ],
         vec!["127.0.0.1:1", &tag, "-k", "zz", "-i", "in", "-o", "out"],
+        with(&["-r", "boss"]),
+        with(&["-t", "12"]),
+        with(&["-s", "sometimes"]),
+        with(&["-n", "maybe"]),
+        with(&["--frobnicate", "1"]),
     ];
     for args in cases {
         let (code, stderr) = call(&args);
