@@ -1103,7 +1103,7 @@ pub unsafe extern "C" fn tgvoip_controller_get_debug_string(
     c: *mut tgvoip_controller_t,
     out: *mut *mut c_char,
 ) -> tgvoip_status_t {
-    with!(c, |h| { write_string_out(out, &h.ctl.debug_string()) })
+    with!(c, |h| write_string_out(out, &h.ctl.debug_string()))
 }
 
 /// The debug log JSON (for `phone.saveCallDebug`). Free with `tgvoip_string_free`.
@@ -1112,7 +1112,7 @@ pub unsafe extern "C" fn tgvoip_controller_get_debug_log(
     c: *mut tgvoip_controller_t,
     out: *mut *mut c_char,
 ) -> tgvoip_status_t {
-    with!(c, |h| { write_string_out(out, &h.ctl.debug_log()) })
+    with!(c, |h| write_string_out(out, &h.ctl.debug_log()))
 }
 
 /// Traffic counters.
