@@ -493,6 +493,7 @@ fn tunables(config: &Config, server: &ServerConfig) -> SessionTunables {
         reconnecting_timeout: secs(server.f64("reconnecting_state_timeout", 2.0)),
         established_delay: secs(server.f64("established_delay_if_no_stream_data", 1.5)),
         relay_switch_threshold: server.f64("relay_switch_threshold", 0.8),
+        use_tcp: server.bool("use_tcp", true),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct RemoteEndpoint {
     pub addr: SocketAddr,
     pub kind: EndpointType,
     pub peer_tag: [u8; 16],
+    /// The relay's IPv6 address when signalling gave it both an IPv4 and an IPv6 one (for the
+    /// IPv6-only copy, wire.md 7.6).
+    pub alt_v6: Option<SocketAddr>,
     /// Seq and send time of the last PING sent to it.
     pub last_ping: Option<(u32, Instant)>,
     rtt_samples: VecDeque<Duration>,
@@ -97,11 +100,16 @@ impl EndpointTable {
                 (None, Some(v6)) => IpAddr::V6(v6),
                 (None, None) => continue,
             };
+            let alt_v6 = match (e.ipv4, e.ipv6) {
+                (Some(_), Some(v6)) => Some(SocketAddr::new(IpAddr::V6(v6), e.port)),
+                _ => None,
+            };
             let entry = RemoteEndpoint {
                 id: e.id,
                 addr: SocketAddr::new(ip, e.port),
                 kind: e.kind,
                 peer_tag: e.peer_tag,
+                alt_v6,
                 last_ping: None,
                 rtt_samples: VecDeque::with_capacity(RTT_SAMPLES),
                 self_info_answers: 0,
@@ -145,6 +153,62 @@ impl EndpointTable {
         })
     }
 
+    /// Index of the TCP relay a frame received on the TCP connection to `addr` belongs to.
+    pub fn find_tcp(&self, addr: SocketAddr) -> Option<usize> {
+        let addr = canonical(addr);
+        self.list
+            .iter()
+            .position(|e| e.kind == EndpointType::TcpRelay && canonical(e.addr) == addr)
+    }
+
+    /// Adds a TCP copy of every UDP relay (id XOR [`TCP_COPY_XOR`], same address and tag,
+    /// wire.md 7.1/7.3) that has none yet. Returns how many were added.
+    pub fn add_tcp_copies(&mut self) -> usize {
+        let copies: Vec<RemoteEndpoint> = self
+            .list
+            .iter()
+            .filter(|e| e.kind == EndpointType::UdpRelay)
+            .filter(|e| self.index_of(e.id ^ TCP_COPY_XOR).is_none())
+            .map(|e| RemoteEndpoint {
+                id: e.id ^ TCP_COPY_XOR,
+                kind: EndpointType::TcpRelay,
+                last_ping: None,
+                rtt_samples: VecDeque::with_capacity(RTT_SAMPLES),
+                self_info_answers: 0,
+                dead: false,
+                ..e.clone()
+            })
+            .collect();
+        let n = copies.len();
+        self.list.extend(copies);
+        n
+    }
+
+    /// Adds an IPv6-only UDP copy (id XOR [`IPV6_COPY_XOR`]) of every relay that has both an
+    /// IPv4 and an IPv6 address (wire.md 7.6). Returns how many were added.
+    pub fn add_ipv6_copies(&mut self) -> usize {
+        let copies: Vec<RemoteEndpoint> = self
+            .list
+            .iter()
+            .filter(|e| e.kind == EndpointType::UdpRelay)
+            .filter_map(|e| e.alt_v6.map(|v6| (e, v6)))
+            .filter(|(e, _)| self.index_of(e.id ^ IPV6_COPY_XOR).is_none())
+            .map(|(e, v6)| RemoteEndpoint {
+                id: e.id ^ IPV6_COPY_XOR,
+                addr: v6,
+                alt_v6: None,
+                last_ping: None,
+                rtt_samples: VecDeque::with_capacity(RTT_SAMPLES),
+                self_info_answers: 0,
+                dead: false,
+                ..e.clone()
+            })
+            .collect();
+        let n = copies.len();
+        self.list.extend(copies);
+        n
+    }
+
     /// Index of the endpoint with this id.
     pub fn index_of(&self, id: i64) -> Option<usize> {
         self.list.iter().position(|e| e.id == id)
@@ -158,6 +222,7 @@ impl EndpointTable {
             addr,
             kind,
             peer_tag: [0; 16],
+            alt_v6: None,
             last_ping: None,
             rtt_samples: VecDeque::with_capacity(RTT_SAMPLES),
             self_info_answers: 0,
@@ -203,9 +268,16 @@ impl EndpointTable {
         }
     }
 
-    /// The best live relay other than `except`: lowest RTT, then signalling order.
-    pub fn best_other_relay(&self, except: usize) -> Option<usize> {
-        let live = |(i, e): &(usize, &RemoteEndpoint)| *i != except && e.is_relay() && !e.dead;
+    /// The best live relay other than `except` whose transport is in use: lowest RTT, then
+    /// signalling order.
+    pub fn best_other_relay(
+        &self,
+        except: usize,
+        usable: impl Fn(EndpointType) -> bool,
+    ) -> Option<usize> {
+        let live = |(i, e): &(usize, &RemoteEndpoint)| {
+            *i != except && e.is_relay() && !e.dead && usable(e.kind)
+        };
         let measured = self
             .list
             .iter()
@@ -261,19 +333,29 @@ impl EndpointTable {
         }
     }
 
-    /// Relay selection (wire.md 7.2): switch to a relay whose RTT is below `threshold` times the
-    /// preferred relay's. Returns true if the preferred relay changed.
-    pub fn select_relay(&mut self, threshold: f64) -> bool {
+    /// Relay selection (wire.md 7.2): switch to a relay whose RTT (doubled for TCP relays) is
+    /// below `threshold` times the preferred relay's. Relays of a transport not in use
+    /// (`usable` false) are skipped. Returns true if the preferred relay changed.
+    pub fn select_relay(&mut self, threshold: f64, usable: impl Fn(EndpointType) -> bool) -> bool {
+        let weight = |e: &RemoteEndpoint| {
+            let k = if e.kind == EndpointType::TcpRelay {
+                2.0
+            } else {
+                1.0
+            };
+            e.rtt().map(|r| r.as_secs_f64() * k)
+        };
         let mut best = self.preferred;
-        let mut best_rtt = self.list[self.preferred].rtt().map(|r| r.as_secs_f64());
-        if self.list[self.preferred].dead {
+        let pref = &self.list[self.preferred];
+        let mut best_rtt = weight(pref);
+        if pref.dead || !usable(pref.kind) {
             best_rtt = None;
         }
         for (i, e) in self.list.iter().enumerate() {
-            if !e.is_relay() || e.dead {
+            if !e.is_relay() || e.dead || !usable(e.kind) {
                 continue;
             }
-            if let Some(rtt) = e.rtt().map(|r| r.as_secs_f64()) {
+            if let Some(rtt) = weight(e) {
                 if best_rtt.is_none_or(|b| rtt < b * threshold) {
                     best = i;
                     best_rtt = Some(rtt);
@@ -289,6 +371,14 @@ impl EndpointTable {
             self.current = best;
         }
         true
+    }
+
+    /// Makes `idx` both current and preferred, whatever its kind.
+    pub fn set_current_and_preferred(&mut self, idx: usize) {
+        if idx < self.list.len() {
+            self.current = idx;
+            self.preferred = idx;
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod relays;
 mod send_stats;
 mod seq;
 pub mod tgcalls;
+mod udp_test;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ pub use endpoints::{
 };
 pub use p2p::lan_address;
 pub use seq::{MaskConvention, RecvWindow, SeqVerdict};
+pub use udp_test::UdpVerdict;
 
 use extras::{ExtraFilter, PendingExtras};
 use send_stats::SendStats;
@@ -46,7 +48,6 @@ const INIT_FAST_REPEATS: [Duration; 3] = [
 ];
 /// Self-info ("UDP ping") rounds: interval and how many make the availability test.
 const SELF_INFO_INTERVAL: Duration = Duration::from_millis(500);
-const SELF_INFO_ROUNDS: u32 = 4;
 /// Relay ping evaluation period, and the minimum interval between PINGs to one endpoint.
 const PING_ROUND_INTERVAL: Duration = Duration::from_secs(2);
 const PING_INTERVAL: Duration = Duration::from_secs(10);
@@ -75,6 +76,8 @@ pub struct SessionTunables {
     pub established_delay: Duration,
     /// `relay_switch_threshold`.
     pub relay_switch_threshold: f64,
+    /// `use_tcp`: fall back to TCP relays when UDP relays do not answer (wire.md 7.3).
+    pub use_tcp: bool,
 }
 
 impl Default for SessionTunables {
@@ -85,6 +88,7 @@ impl Default for SessionTunables {
             reconnecting_timeout: Duration::from_secs(2),
             established_delay: Duration::from_millis(1500),
             relay_switch_threshold: 0.8,
+            use_tcp: true,
         }
     }
 }
@@ -123,10 +127,20 @@ impl core::fmt::Display for SessionError {
 
 impl std::error::Error for SessionError {}
 
-/// A datagram to send.
+/// How a packet travels: as a UDP datagram, or as one frame on the TCP connection to a TCP
+/// relay (the network layer adds the relay framing of wire.md 2.6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Via {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+/// A datagram (or TCP relay frame) to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
     pub to: SocketAddr,
+    pub via: Via,
     pub data: Vec<u8>,
 }
 
@@ -262,6 +276,7 @@ pub struct Session {
     stats: SessionStats,
     failover: relays::Failover,
     p2p: p2p::P2p,
+    udp_test: udp_test::UdpTest,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -273,6 +288,7 @@ impl Session {
             EndpointTable::new(&cfg.endpoints).map_err(|_| SessionError::NoEndpoints)?;
         let crypto = PacketCrypto::new(&cfg.key, cfg.is_outgoing);
         let mtproto2 = cfg.max_layer >= 74;
+        let udp_test = udp_test::UdpTest::new(&endpoints);
         Ok(Session {
             crypto,
             endpoints,
@@ -313,6 +329,7 @@ impl Session {
             stats: SessionStats::default(),
             failover: relays::Failover::default(),
             p2p: p2p::P2p::default(),
+            udp_test,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             cfg,
@@ -473,6 +490,7 @@ impl Session {
             consider(self.establish_at);
         }
         consider(self.next_self_info);
+        consider(self.udp_test.eval_at());
         consider(self.p2p.next_request());
         consider(self.next_ping_round);
         consider(self.next_nop);
@@ -519,10 +537,12 @@ impl Session {
             if now >= t {
                 self.send_self_info_round();
                 self.self_info_rounds += 1;
-                self.next_self_info = (self.self_info_rounds < SELF_INFO_ROUNDS)
+                self.next_self_info = (self.self_info_rounds < self.udp_test.rounds_wanted())
                     .then(|| next_after(t, SELF_INFO_INTERVAL, now));
+                self.udp_test.after_round(now, self.self_info_rounds);
             }
         }
+        self.udp_test_timer(now);
         self.peer_info_timer(now);
         if let Some(t) = self.next_stats_tick {
             if now >= t {
@@ -660,7 +680,8 @@ impl Session {
         }
     }
 
-    /// Processes one datagram from `from`. Bad datagrams are dropped and counted, never fatal.
+    /// Processes one UDP datagram from `from`. Bad datagrams are dropped and counted, never
+    /// fatal.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         if self.state == CallState::Failed {
             return;
@@ -669,6 +690,23 @@ impl Session {
             self.stats.drops.unknown_source += 1;
             return;
         };
+        self.handle_from(now, ep_idx, from, data);
+    }
+
+    /// Processes one packet received on the TCP connection to the relay at `from` (the frame
+    /// content, tag included; wire.md 2.6). Bad packets are dropped and counted.
+    pub fn handle_tcp_packet(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if self.state == CallState::Failed {
+            return;
+        }
+        let Some(ep_idx) = self.endpoints.find_tcp(from) else {
+            self.stats.drops.unknown_source += 1;
+            return;
+        };
+        self.handle_from(now, ep_idx, from, data);
+    }
+
+    fn handle_from(&mut self, now: Instant, ep_idx: usize, from: SocketAddr, data: &[u8]) {
         self.stats.datagrams_recvd += 1;
         self.stats.bytes_recvd += data.len() as u64;
         if data.len() > wire::MAX_DATAGRAM {
@@ -678,7 +716,7 @@ impl Session {
         let Some(ep) = self.endpoints.get(ep_idx) else {
             return;
         };
-        let (is_relay, peer_tag) = (ep.is_relay(), ep.peer_tag);
+        let (is_relay, peer_tag, kind) = (ep.is_relay(), ep.peer_tag, ep.kind);
         let encrypted = if is_relay {
             let (tag, message) = match relay::parse(data) {
                 Ok(parsed) => parsed,
@@ -693,7 +731,7 @@ impl Session {
             }
             match message {
                 RelayMessage::Packet(bytes) => bytes,
-                RelayMessage::SelfInfoResponse { .. } => {
+                RelayMessage::SelfInfoResponse { .. } if kind == EndpointType::UdpRelay => {
                     if let Some(ep) = self.endpoints.get_mut(ep_idx) {
                         ep.self_info_answers += 1;
                         ep.dead = false;
@@ -948,7 +986,7 @@ impl Session {
                 .endpoints
                 .get(ep_idx)
                 .is_some_and(|e| e.kind == EndpointType::UdpRelay);
-            if is_udp_relay {
+            if is_udp_relay && !self.udp_test.udp_bad() {
                 self.endpoints.set_current(ep_idx);
             }
         }
@@ -1083,13 +1121,13 @@ impl Session {
 
     fn ping_round(&mut self, now: Instant) {
         // A better relay becomes preferred (and current); ordinary packets follow it.
+        let usable = self.udp_test.usable_fn();
         self.endpoints
-            .select_relay(self.cfg.tunables.relay_switch_threshold);
+            .select_relay(self.cfg.tunables.relay_switch_threshold, usable);
         for idx in 0..self.endpoints.len() {
-            let due = self
-                .endpoints
-                .get(idx)
-                .is_some_and(|e| e.last_ping.is_none_or(|(_, t)| now >= t + PING_INTERVAL));
+            let due = self.endpoints.get(idx).is_some_and(|e| {
+                usable(e.kind) && e.last_ping.is_none_or(|(_, t)| now >= t + PING_INTERVAL)
+            });
             if due {
                 let seq = self.send_to(now, idx, PacketType::PING, &[]);
                 if let Some(ep) = self.endpoints.get_mut(idx) {
@@ -1135,7 +1173,11 @@ impl Session {
             if e.kind == EndpointType::UdpRelay {
                 let mut data = Vec::with_capacity(40);
                 relay::write_self_info_request(&e.peer_tag, query_id, &mut data);
-                list.push(Transmit { to: e.addr, data });
+                list.push(Transmit {
+                    to: e.addr,
+                    via: Via::Udp,
+                    data,
+                });
             }
         }
         for t in list {
@@ -1191,7 +1233,16 @@ impl Session {
         let Some(ep) = self.endpoints.get(idx) else {
             return;
         };
+        // A packet for a transport not in use is not transmitted; its seq stays used (7.1).
+        if !self.udp_test.usable(ep.kind) {
+            return;
+        }
         let to = ep.addr;
+        let via = if ep.kind == EndpointType::TcpRelay {
+            Via::Tcp
+        } else {
+            Via::Udp
+        };
         let mut data = Vec::with_capacity(body.len() + 64);
         if ep.is_relay() {
             data.extend_from_slice(&ep.peer_tag);
@@ -1200,7 +1251,7 @@ impl Session {
         }
         self.crypto.encrypt(self.packet_format(), body, &mut data);
         self.last_send = Some(now);
-        self.push_transmit(Transmit { to, data });
+        self.push_transmit(Transmit { to, via, data });
     }
 
     fn push_transmit(&mut self, t: Transmit) {

@@ -9,7 +9,7 @@ use crate::api::EndpointType;
 use crate::wire::{relay, Extra};
 
 use super::endpoints::{LAN_ID, P2P_INET_ID};
-use super::{Session, Transmit};
+use super::{Session, Transmit, Via};
 
 /// Peer-info requests are repeated this often while unanswered (2.4.4: 5 s) ...
 const PEER_INFO_INTERVAL: Duration = Duration::from_secs(5);
@@ -57,7 +57,7 @@ impl Session {
 
     /// Sends a peer-info request to every IPv4 UDP relay (only with `allow_p2p`).
     pub(super) fn request_peer_info(&mut self, now: Instant) {
-        if !self.cfg.allow_p2p {
+        if !self.cfg.allow_p2p || !self.udp_in_use() {
             return;
         }
         if !self.p2p.outstanding {
@@ -72,12 +72,22 @@ impl Session {
             if e.kind == EndpointType::UdpRelay && e.addr.is_ipv4() {
                 let mut data = Vec::with_capacity(32);
                 relay::write_peer_info_request(&e.peer_tag, &mut data);
-                list.push(Transmit { to: e.addr, data });
+                list.push(Transmit {
+                    to: e.addr,
+                    via: Via::Udp,
+                    data,
+                });
             }
         }
         for t in list {
             self.push_transmit(t);
         }
+    }
+
+    /// Stops waiting for a peer-info answer (UDP found unavailable, wire.md 7.3).
+    pub(super) fn p2p_stop_waiting(&mut self) {
+        self.p2p.outstanding = false;
+        self.p2p.next_request = None;
     }
 
     /// The peer-info repeat timer.

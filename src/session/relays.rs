@@ -54,7 +54,8 @@ impl Session {
             self.endpoints.set_current_only(preferred);
             self.request_peer_info(now);
         } else {
-            let Some(next) = self.endpoints.best_other_relay(cur) else {
+            let usable = self.udp_test.usable_fn();
+            let Some(next) = self.endpoints.best_other_relay(cur, usable) else {
                 return;
             };
             if let Some(ep) = self.endpoints.get_mut(cur) {
@@ -116,6 +117,7 @@ impl Session {
         }
         self.self_info_rounds = 0;
         self.next_self_info = Some(now);
+        self.udp_test.cancel_eval();
     }
 }
 
@@ -134,6 +136,7 @@ impl Session {
             let preferred = self.endpoints.preferred();
             self.endpoints.set_current_only(preferred);
         }
+        self.tcp_off_after_network_change();
         self.endpoints.remove(super::endpoints::LAN_ID);
         for ep in self.endpoints.iter_mut() {
             ep.clear_rtt();
