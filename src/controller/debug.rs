@@ -75,7 +75,7 @@ pub fn debug_log_value(snap: &Snapshot, network: NetworkType, state: CallState) 
         "protocol_version": snap.peer_version.clamp(0, crate::wire::PROTOCOL_VERSION),
         "relay_rtt": snap.relay_rtt_ms,
         "rtt": snap.rtt_ms,
-        "tcp_used": false,
+        "tcp_used": snap.tcp_used,
         "udp_avail": snap.udp_available,
     })
 }

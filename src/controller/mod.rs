@@ -16,7 +16,7 @@ use crate::audio::{chunk_ring, AudioIo, AudioShared, AudioThread};
 use crate::media::opus::Bandwidth;
 use crate::media::{AudioReceiver, AudioSender, BitrateController, BitrateLimits, SenderSettings};
 use crate::net::engine::{Command, Engine, EngineShared, Notice, PreprocessedSink, Snapshot};
-use crate::net::UdpTransport;
+use crate::net::{ProxyConfig, Transport, UdpTransport};
 use crate::server_config::ServerConfig;
 use crate::session::{Session, SessionConfig, SessionTunables};
 use crate::sync::Mutex;
@@ -79,7 +79,8 @@ struct Setup {
     on_state: Option<StateCallback>,
     on_signal_bars: Option<SignalBarsCallback>,
     bind_ip: Option<IpAddr>,
-    transport: Option<UdpTransport>,
+    proxy: Option<ProxyConfig>,
+    transport: Option<Transport>,
     started: bool,
     stopped: bool,
 }
@@ -216,6 +217,18 @@ impl Controller {
         self.setup.lock().bind_ip = Some(ip);
     }
 
+    /// Routes the call through a SOCKS5 proxy (UDP ASSOCIATE for UDP relays, CONNECT for TCP
+    /// relays), or directly with `None`. Must precede [`start`](Self::start). If the proxy
+    /// refuses us, the call fails with [`CallError::Proxy`].
+    pub fn set_proxy(&self, proxy: Option<ProxyConfig>) -> Result<(), ControllerError> {
+        let mut s = self.setup.lock();
+        if s.started {
+            return Err(ControllerError::InvalidState("set_proxy must precede start"));
+        }
+        s.proxy = proxy;
+        Ok(())
+    }
+
     /// Opens the socket. Call once, before [`connect`](Self::connect).
     pub fn start(&self) -> Result<(), ControllerError> {
         let mut s = self.setup.lock();
@@ -224,6 +237,8 @@ impl Controller {
         }
         match UdpTransport::open(s.bind_ip) {
             Ok(t) => {
+                let mut t = Transport::new(t);
+                t.set_proxy(s.proxy.clone());
                 s.transport = Some(t);
                 s.started = true;
                 Ok(())
@@ -256,10 +271,18 @@ impl Controller {
         }
         let server = ServerConfig::current();
         let data_saving = s.config.data_saving.active_on(s.network);
+        let mut endpoints = s.endpoints.clone();
+        if server.bool("force_tcp", false) {
+            for e in &mut endpoints {
+                if e.kind == crate::api::EndpointType::UdpRelay {
+                    e.kind = crate::api::EndpointType::TcpRelay;
+                }
+            }
+        }
         let session = Session::new(SessionConfig {
             key,
             is_outgoing,
-            endpoints: s.endpoints.clone(),
+            endpoints,
             allow_p2p: s.allow_p2p,
             max_layer: s.max_layer,
             data_saving,
@@ -400,6 +423,11 @@ impl Controller {
     /// Why the call failed (UNKNOWN until an error happens).
     pub fn last_error(&self) -> CallError {
         self.shared.snapshot.lock().last_error.unwrap_or_default()
+    }
+
+    /// A readable reason for the failure, when there is one (e.g. the SOCKS5 proxy's refusal).
+    pub fn last_error_message(&self) -> Option<String> {
+        self.shared.snapshot.lock().last_error_message.clone()
     }
 
     /// Bytes sent and received, by network kind.

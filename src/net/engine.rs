@@ -17,7 +17,8 @@ use crate::media::{
 use crate::session::{Event, Session, SessionStats};
 use crate::sync::Mutex;
 
-use super::udp::{UdpTransport, RECV_BUFFER};
+use super::transport::{Incoming, Transport};
+use super::udp::RECV_BUFFER;
 
 /// Longest the engine sleeps, so audio rings are serviced at least this often.
 const MAX_SLEEP: Duration = Duration::from_millis(10);
@@ -85,6 +86,12 @@ pub struct Snapshot {
     pub extra_ec_used: bool,
     pub udp_available: bool,
     pub last_error: Option<CallError>,
+    /// A readable reason for the failure, when there is one (e.g. the proxy's refusal).
+    pub last_error_message: Option<String>,
+    /// TCP relays are in use.
+    pub tcp_used: bool,
+    /// Transport counters (TCP connections, proxied datagrams).
+    pub transport: crate::net::transport::TransportStats,
     pub signal_bars: i32,
     pub send_loss: f64,
     pub mtproto2: bool,
@@ -122,7 +129,7 @@ pub type LimitsFn = Box<dyn Fn(NetworkType, bool) -> BitrateLimits + Send>;
 /// Everything the engine thread owns.
 pub struct Engine {
     pub session: Session,
-    pub transport: UdpTransport,
+    pub transport: Transport,
     pub capture: ChunkConsumer,
     pub playback: ChunkProducer,
     pub playback_capacity: usize,
@@ -162,6 +169,11 @@ struct LoopState {
 impl Engine {
     /// Runs the call until [`Command::Stop`] (or the controller goes away).
     pub fn run(mut self) {
+        // The proxy's UDP association comes first (wire.md 7.3: the UDP test starts after it).
+        if let Err(e) = self.transport.setup() {
+            self.session
+                .fail_transport(crate::api::CallError::Proxy, e.to_string());
+        }
         let start = Instant::now();
         self.session.connect(start);
         let mut st = LoopState {
@@ -199,10 +211,14 @@ impl Engine {
             let now = Instant::now();
             if !transport_failed {
                 loop {
-                    match self.transport.try_recv(&mut buf) {
-                        Ok(Some((n, from))) => {
-                            self.count_traffic(&mut st, 0, n);
-                            self.session.handle_datagram(now, from, &buf[..n]);
+                    match self.transport.try_recv(now, &mut buf) {
+                        Ok(Some(Incoming::Datagram { len, from })) => {
+                            self.count_traffic(&mut st, 0, len);
+                            self.session.handle_datagram(now, from, &buf[..len]);
+                        }
+                        Ok(Some(Incoming::Tcp { from, packet })) => {
+                            self.count_traffic(&mut st, 0, packet.len());
+                            self.session.handle_tcp_packet(now, from, &packet);
                         }
                         Ok(None) => break,
                         Err(_) => {
@@ -234,7 +250,14 @@ impl Engine {
                 .poll_timeout()
                 .map_or(MAX_SLEEP, |t| t.saturating_duration_since(Instant::now()))
                 .min(MAX_SLEEP);
-            if transport_failed || self.transport.wait_readable(wake).is_err() {
+            if let Some(msg) = self.transport.take_proxy_failure() {
+                self.session
+                    .fail_transport(crate::api::CallError::Proxy, msg);
+            }
+            if !self.session.tcp_in_use() && self.transport.tcp_connections() > 0 {
+                self.transport.close_tcp();
+            }
+            if transport_failed || self.transport.wait(wake).is_err() {
                 std::thread::sleep(wake);
             }
         }
@@ -336,8 +359,9 @@ impl Engine {
     }
 
     fn flush_transmits(&mut self, st: &mut LoopState) {
+        let now = Instant::now();
         while let Some(t) = self.session.poll_transmit() {
-            match self.transport.send_to(&t.data, t.to) {
+            match self.transport.send(now, t.via, t.to, &t.data) {
                 Ok(n) => self.count_traffic(st, n, 0),
                 Err(_) => st.send_errors += 1,
             }
@@ -477,6 +501,9 @@ impl Engine {
             extra_ec_used: st.extra_ec_used,
             udp_available: s.udp_available(),
             last_error: s.last_error(),
+            last_error_message: s.last_error_message().map(str::to_owned),
+            tcp_used: s.tcp_in_use(),
+            transport: self.transport.stats(),
             signal_bars: st.bars,
             send_loss: s.send_report().loss_ratio,
             mtproto2: s.uses_mtproto2(),

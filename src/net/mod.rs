@@ -3,6 +3,12 @@
 
 pub mod engine;
 pub mod ifaddr;
+pub mod proxy;
+pub mod socks5;
+pub mod tcp_relay;
+pub mod transport;
 pub mod udp;
 
+pub use proxy::ProxyConfig;
+pub use transport::{Incoming, Transport};
 pub use udp::UdpTransport;

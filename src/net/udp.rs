@@ -61,6 +61,11 @@ impl UdpTransport {
         }
     }
 
+    /// The socket's descriptor, for `poll(2)` over several sockets.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.socket.as_raw_fd()
+    }
+
     /// Waits until a datagram is readable or `timeout` passes. Returns true if readable.
     pub fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
         let mut pfd = libc::pollfd {

@@ -237,6 +237,7 @@ pub struct Session {
     endpoints: EndpointTable,
     state: CallState,
     last_error: Option<CallError>,
+    last_error_message: Option<String>,
     /// Peer's protocol version (0 = unknown).
     peer_version: i32,
     mtproto2: bool,
@@ -294,6 +295,7 @@ impl Session {
             endpoints,
             state: CallState::WaitInit,
             last_error: None,
+            last_error_message: None,
             peer_version: 0,
             mtproto2,
             next_seq: 1,
@@ -368,6 +370,20 @@ impl Session {
     /// The error that made the call fail, if it failed.
     pub fn last_error(&self) -> Option<CallError> {
         self.last_error
+    }
+
+    /// A readable reason for the failure, when the network layer gave one.
+    pub fn last_error_message(&self) -> Option<&str> {
+        self.last_error_message.as_deref()
+    }
+
+    /// The network layer cannot carry the call (e.g. the SOCKS5 proxy refused us): FAILED
+    /// with `error` and a readable `message`.
+    pub fn fail_transport(&mut self, error: CallError, message: String) {
+        if self.state != CallState::Failed {
+            self.last_error_message = Some(message);
+            self.fail(error);
+        }
     }
 
     /// The peer's protocol version (0 until known).
