@@ -17,7 +17,7 @@ use crate::relay::Direction;
 /// Usage text for `--help`.
 pub const USAGE: &str = "\
 usage: tgvoip-reflector [--listen ADDR:PORT] [--seed N] [--duration SECS] [--port-file PATH]
-                        [--trace FILE]
+                        [--trace FILE] [--tcp yes|no] [--block-udp none|caller|callee|both]
                         [--dir both|caller_to_callee|callee_to_caller] [--profile NAME]
                         [--loss P] [--loss-corr C] [--delay MS] [--jitter MS] [--delay-corr C]
                         [--reorder P] [--duplicate P] [--rate KBIT] [--queue BYTES] [--phase SECS]
@@ -25,6 +25,8 @@ usage: tgvoip-reflector [--listen ADDR:PORT] [--seed N] [--duration SECS] [--por
 Impairment flags apply to the last phase of the directions chosen by the latest --dir (default both).
 --phase SECS ends the current phase after SECS s and starts a copy of it that later flags modify.
 --trace FILE writes per-500-ms byte counts per direction (JSON lines) on exit.
+--tcp (default yes) also accepts TCP relay clients (obfuscated2 + abridged) on the same port.
+--block-udp drops every UDP datagram from and to that side, so it can only use TCP.
 caller_to_callee = datagrams from the side whose tag has bit 0 of byte 15 clear.
 ";
 
@@ -43,6 +45,10 @@ pub struct Config {
     pub port_file: Option<PathBuf>,
     /// File to write per-interval byte counts to on exit (JSON lines).
     pub trace: Option<PathBuf>,
+    /// Also listen on TCP (same port).
+    pub tcp: bool,
+    /// Sides (index = tag side bit) whose UDP is dropped.
+    pub block_udp: [bool; 2],
 }
 
 impl Default for Config {
@@ -54,6 +60,8 @@ impl Default for Config {
             duration: None,
             port_file: None,
             trace: None,
+            tcp: true,
+            block_udp: [false; 2],
         }
     }
 }
@@ -124,6 +132,22 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, ArgErro
             "--duration" => cfg.duration = Some(secs(&value).ok_or_else(bad)?),
             "--port-file" => cfg.port_file = Some(PathBuf::from(&value)),
             "--trace" => cfg.trace = Some(PathBuf::from(&value)),
+            "--tcp" => {
+                cfg.tcp = match value.as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(bad()),
+                }
+            }
+            "--block-udp" => {
+                cfg.block_udp = match value.as_str() {
+                    "none" => [false, false],
+                    "caller" => [true, false],
+                    "callee" => [false, true],
+                    "both" => [true, true],
+                    _ => return Err(bad()),
+                }
+            }
             "--dir" => {
                 dirs = match value.as_str() {
                     "both" => &Direction::BOTH,
@@ -258,6 +282,12 @@ mod tests {
             run(&["--loss", "-3"]),
             Err(ArgError::BadValue { .. })
         ));
+        assert!(matches!(
+            run(&["--block-udp", "x"]),
+            Err(ArgError::BadValue { .. })
+        ));
+        assert_eq!(run(&["--block-udp", "callee"]).unwrap().block_udp, [false, true]);
+        assert!(!run(&["--tcp", "no"]).unwrap().tcp);
         assert!(matches!(
             run(&["--dir", "up"]),
             Err(ArgError::BadValue { .. })

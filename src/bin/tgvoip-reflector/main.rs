@@ -10,10 +10,11 @@ mod relay;
 mod server;
 mod signals;
 mod stats;
+mod tcp;
 mod trace;
 
 use std::io::Write;
-use std::net::UdpSocket;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::process::ExitCode;
 
 use args::{Command, Config};
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
 
 fn run(cfg: Config) -> std::io::Result<()> {
     signals::install()?;
-    let socket = UdpSocket::bind(cfg.listen)?;
+    let (socket, listener) = bind(cfg.listen, cfg.tcp)?;
     let local = socket.local_addr()?;
     if let Some(path) = &cfg.port_file {
         // Write then rename, so a reader never sees a partial file.
@@ -52,11 +53,35 @@ fn run(cfg: Config) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {local}")?;
     out.flush()?;
-    let board = relay::Switchboard::new(cfg.schedules, cfg.seed);
-    let (report, trace) = server::run(&socket, board, cfg.duration, signals::stop_requested)?;
+    let mut board = relay::Switchboard::new(cfg.schedules, cfg.seed);
+    board.set_block_udp(cfg.block_udp);
+    let (report, trace) = server::run(
+        &socket,
+        listener.as_ref(),
+        board,
+        cfg.duration,
+        signals::stop_requested,
+    )?;
     if let Some(path) = &cfg.trace {
         trace.write(path)?;
     }
     writeln!(out, "{}", report.to_json())?;
     out.flush()
+}
+
+/// Binds the UDP socket and, with `tcp`, a TCP listener on the same port (a few tries when the
+/// port was picked by the OS and is taken for TCP).
+fn bind(listen: SocketAddr, tcp: bool) -> std::io::Result<(UdpSocket, Option<TcpListener>)> {
+    let mut tries = 0;
+    loop {
+        let socket = UdpSocket::bind(listen)?;
+        if !tcp {
+            return Ok((socket, None));
+        }
+        match TcpListener::bind(socket.local_addr()?) {
+            Ok(l) => return Ok((socket, Some(l))),
+            Err(e) if listen.port() != 0 || tries >= 10 => return Err(e),
+            Err(_) => tries += 1,
+        }
+    }
 }

@@ -45,6 +45,24 @@ impl Direction {
     }
 }
 
+/// Where one side of a call was last heard from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// A UDP address.
+    Udp(SocketAddr),
+    /// A TCP connection (the server's connection id) from this address.
+    Tcp(u64, SocketAddr),
+}
+
+impl Peer {
+    /// The network address.
+    pub fn addr(self) -> SocketAddr {
+        match self {
+            Peer::Udp(a) | Peer::Tcp(_, a) => a,
+        }
+    }
+}
+
 /// A forwarded copy waiting for its release time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
@@ -73,7 +91,7 @@ pub enum Action {
 }
 
 struct Pair {
-    addrs: [Option<SocketAddr>; 2],
+    addrs: [Option<Peer>; 2],
     impair: [Impairment; 2],
 }
 
@@ -84,6 +102,8 @@ pub struct Switchboard {
     seed: u64,
     report: Report,
     trace: Trace,
+    /// Per side (index = side bit): UDP from and to this side is dropped (TCP still works).
+    block_udp: [bool; 2],
 }
 
 impl Switchboard {
@@ -95,10 +115,19 @@ impl Switchboard {
             seed,
             report: Report::default(),
             trace: Trace::default(),
+            block_udp: [false; 2],
         }
     }
 
-    /// Handles one datagram from `from` at `now`; `unix_time` goes into self-info responses.
+    /// Drops UDP from and to the given sides (index = side bit of the tag), so they can only
+    /// use TCP.
+    pub fn set_block_udp(&mut self, block: [bool; 2]) {
+        self.block_udp = block;
+    }
+
+    /// Handles one UDP datagram from `from` at `now`; `unix_time` goes into self-info
+    /// responses.
+    #[cfg(test)]
     pub fn on_datagram(
         &mut self,
         data: &[u8],
@@ -106,6 +135,19 @@ impl Switchboard {
         now: Duration,
         unix_time: i32,
     ) -> Vec<Action> {
+        self.on_packet(data, Peer::Udp(from), now, unix_time)
+    }
+
+    /// Handles one packet (UDP datagram or TCP frame) from `peer`. Special requests are
+    /// answered over UDP only (clients send them only over UDP, wire.md 2.6).
+    pub fn on_packet(
+        &mut self,
+        data: &[u8],
+        peer: Peer,
+        now: Duration,
+        unix_time: i32,
+    ) -> Vec<Action> {
+        let from = peer.addr();
         let Some(tag) = data
             .get(..PEER_TAG_LEN)
             .and_then(|t| <[u8; PEER_TAG_LEN]>::try_from(t).ok())
@@ -124,6 +166,11 @@ impl Switchboard {
         };
         let dir = Direction::of_tag(&tag);
         let key = pair_key(&tag);
+        let is_udp = matches!(peer, Peer::Udp(_));
+        if is_udp && self.block_udp[dir.index()] {
+            self.report.blocked_udp += 1;
+            return Vec::new();
+        }
         if !self.pairs.contains_key(&key) {
             let n = self.pairs.len() as u64;
             let make = |d: Direction| {
@@ -143,10 +190,13 @@ impl Switchboard {
         let Some(pair) = self.pairs.get_mut(&key) else {
             return Vec::new();
         };
-        pair.addrs[dir.index()] = Some(from);
-        let other = pair.addrs[1 - dir.index()];
+        pair.addrs[dir.index()] = Some(peer);
+        let other = pair.addrs[1 - dir.index()].map(Peer::addr);
 
         match msg {
+            RelayMessage::SelfInfoRequest { .. } | RelayMessage::PeerInfoRequest if !is_udp => {
+                Vec::new()
+            }
             RelayMessage::SelfInfoRequest { query_id } => {
                 self.report.self_info_requests += 1;
                 let mut out = Vec::with_capacity(64);
@@ -224,8 +274,10 @@ impl Switchboard {
     }
 
     /// Where a pending copy goes now: the receiving side's last address.
-    pub fn destination(&self, p: &Pending) -> Option<SocketAddr> {
-        self.pairs.get(&p.key)?.addrs[1 - p.dir.index()]
+    pub fn destination(&self, p: &Pending) -> Option<Peer> {
+        let to = self.pairs.get(&p.key)?.addrs[1 - p.dir.index()]?;
+        let blocked = matches!(to, Peer::Udp(_)) && self.block_udp[1 - p.dir.index()];
+        (!blocked).then_some(to)
     }
 
     /// Counts a copy actually sent.
@@ -343,7 +395,7 @@ mod tests {
         };
         assert_eq!(p.data, packet(0, 2));
         assert_eq!(p.dir, Direction::CalleeToCaller);
-        assert_eq!(sb.destination(p), Some(addr(1000)));
+        assert_eq!(sb.destination(p), Some(Peer::Udp(addr(1000))));
         // And back, to the callee's latest address.
         sb.on_datagram(&packet(1, 3), addr(2001), T0, 0);
         let acts = sb.on_datagram(&packet(0, 4), addr(1000), T0, 0);
@@ -351,7 +403,7 @@ mod tests {
             panic!("{acts:?}")
         };
         assert_eq!(p.data, packet(1, 4));
-        assert_eq!(sb.destination(p), Some(addr(2001)));
+        assert_eq!(sb.destination(p), Some(Peer::Udp(addr(2001))));
         let r = sb.report();
         assert_eq!(
             (
@@ -431,5 +483,31 @@ mod tests {
         assert_eq!(sb.on_datagram(&packet(1, 0), addr(2000), T0, 0).len(), 1);
         assert_eq!(sb.report().caller_to_callee.dropped_loss, 1);
         assert_eq!(sb.report().callee_to_caller.dropped_loss, 0);
+    }
+
+    #[test]
+    fn blocked_udp_side_is_reached_over_tcp_only() {
+        let mut sb = plain();
+        sb.set_block_udp([false, true]);
+        // The callee's UDP is dropped and does not register it.
+        assert!(sb.on_datagram(&packet(1, 0), addr(2000), T0, 0).is_empty());
+        assert_eq!(sb.report().blocked_udp, 1);
+        assert!(sb.on_datagram(&packet(0, 0), addr(1000), T0, 0).is_empty());
+        // Over TCP it registers, and the caller's UDP packets go to its connection.
+        let tcp = Peer::Tcp(7, addr(2000));
+        let acts = sb.on_packet(&packet(1, 1), tcp, T0, 0);
+        let [Action::Forward(p)] = acts.as_slice() else {
+            panic!("{acts:?}")
+        };
+        assert_eq!(sb.destination(p), Some(Peer::Udp(addr(1000))));
+        let acts = sb.on_datagram(&packet(0, 2), addr(1000), T0, 0);
+        let [Action::Forward(p)] = acts.as_slice() else {
+            panic!("{acts:?}")
+        };
+        assert_eq!(sb.destination(p), Some(tcp));
+        // Special requests over TCP are not answered.
+        let mut req = Vec::new();
+        relay::write_self_info_request(&tag(1), [1; 8], &mut req);
+        assert!(sb.on_packet(&req, tcp, T0, 0).is_empty());
     }
 }

@@ -40,6 +40,12 @@ pub struct Report {
     pub ignored_short: u64,
     /// Distinct tag pairs seen.
     pub pairs: u64,
+    /// UDP datagrams dropped because their side's UDP is blocked (`--block-udp`).
+    pub blocked_udp: u64,
+    /// Packets received over TCP.
+    pub tcp_packets_in: u64,
+    /// TCP connections accepted.
+    pub tcp_connections: u64,
 }
 
 impl Report {
