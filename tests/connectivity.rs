@@ -15,47 +15,6 @@ use common::*;
 /// Tone length: long enough for a kill mid-call and the recovery after it.
 const TONE_SECS: f64 = 14.0;
 
-/// Writes a tone (s16le, 48 kHz, mono) of `secs` at `freq` Hz.
-fn tone(dir: &Path, freq: f64, secs: f64) -> PathBuf {
-    let n = (secs * 48_000.0) as usize;
-    let mut bytes = Vec::with_capacity(n * 2);
-    for i in 0..n {
-        let t = i as f64 / 48_000.0;
-        let s = ((t * freq * std::f64::consts::TAU).sin() * 8000.0) as i16;
-        bytes.extend_from_slice(&s.to_le_bytes());
-    }
-    let path = dir.join(format!("tone_{freq}.pcm"));
-    std::fs::write(&path, bytes).expect("write tone");
-    path
-}
-
-/// Longest run of silent 20 ms windows between the first and the last audible one.
-fn longest_gap(pcm: &Path) -> Duration {
-    let bytes = std::fs::read(pcm).unwrap_or_default();
-    let samples: Vec<i16> = bytes
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
-    let loud: Vec<bool> = samples
-        .chunks(960)
-        .map(|w| {
-            let e: f64 = w.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-            (e / w.len() as f64).sqrt() > 1000.0
-        })
-        .collect();
-    let (Some(first), Some(last)) = (loud.iter().position(|l| *l), loud.iter().rposition(|l| *l))
-    else {
-        return Duration::MAX;
-    };
-    let mut run = 0u32;
-    let mut longest = 0u32;
-    for l in &loud[first..=last] {
-        run = if *l { 0 } else { run + 1 };
-        longest = longest.max(run);
-    }
-    Duration::from_millis(u64::from(longest) * 20)
-}
-
 fn states(r: &CallResult) -> Vec<&str> {
     r.states.iter().map(|(_, s)| s.as_str()).collect()
 }

@@ -16,7 +16,8 @@ const USAGE: &str =
     "usage: tgvoip-call HOST:PORT TAGHEX -k KEYHEX -i IN.pcm -o OUT.pcm [-p PRE.pcm]
        [-c SERVER_CONFIG.json] [-r caller|callee] [-t NETTYPE 0..11] [-s never|mobile|always]
        [-n yes|no] [-g yes|no] [--drain SECS] [--init-timeout SECS] [--mute-at SECS:SECS]
-       [--relay HOST:PORT]... [--p2p yes|no] [--bind IP]
+       [--relay HOST:PORT]... [--p2p yes|no] [--bind IP] [--tcp yes|no]
+       [--proxy [USER:PASS@]HOST:PORT]
 
 Makes one side of a call through the relay at HOST:PORT using the 16-byte peer tag TAGHEX and the
 256-byte key KEYHEX (hex). IN.pcm (s16le, 48 kHz, mono) is sent as the microphone once the call is
@@ -24,6 +25,7 @@ established; what is heard goes to OUT.pcm, and the outgoing audio as the peer w
 PRE.pcm. -n / -g: noise suppression / gain control (accepted; no DSP in this build).
 --relay adds relays (ids 2, 3, ... after the first one's 1, same tag); --p2p allows a direct
 path; --bind binds the call socket to IP (e.g. 127.0.0.1, which also becomes the LAN address).
+--tcp yes makes every relay a TCP relay; --proxy goes through a SOCKS5 proxy.
 Exits 0 only if audio was received.";
 
 /// Command-line options.
@@ -47,6 +49,30 @@ struct Args {
     extra_relays: Vec<SocketAddr>,
     allow_p2p: bool,
     bind: Option<std::net::IpAddr>,
+    tcp: bool,
+    proxy: Option<tgvoip::net::ProxyConfig>,
+}
+
+/// Parses `[USER:PASS@]HOST:PORT`.
+fn parse_proxy(v: &str) -> Result<tgvoip::net::ProxyConfig, String> {
+    let (cred, host) = match v.rsplit_once('@') {
+        Some((c, h)) => (Some(c), h),
+        None => (None, v),
+    };
+    let (user, pass) = match cred {
+        Some(c) => c.split_once(':').ok_or("--proxy credentials are USER:PASS")?,
+        None => ("", ""),
+    };
+    let addr = host
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("bad proxy address {host:?}"))?;
+    Ok(tgvoip::net::ProxyConfig {
+        addr,
+        user: user.to_owned(),
+        pass: pass.to_owned(),
+    })
 }
 
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
@@ -116,6 +142,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         extra_relays: Vec::new(),
         allow_p2p: false,
         bind: None,
+        tcp: false,
+        proxy: None,
     };
     for (k, v) in opts {
         match k.as_str() {
@@ -161,6 +189,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     .ok_or_else(|| format!("bad relay address {v:?}"))?,
             ),
             "--p2p" => args.allow_p2p = yes_no(&v)?,
+            "--tcp" => args.tcp = yes_no(&v)?,
+            "--proxy" => args.proxy = Some(parse_proxy(&v)?),
             "--bind" => args.bind = Some(v.parse().map_err(|_| format!("bad bind address {v:?}"))?),
             _ => return Err(format!("unknown option {k}")),
         }
@@ -335,7 +365,11 @@ fn run(args: Args) -> Result<bool, String> {
                 ipv4,
                 ipv6,
                 port: relay.port(),
-                kind: EndpointType::UdpRelay,
+                kind: if args.tcp {
+                    EndpointType::TcpRelay
+                } else {
+                    EndpointType::UdpRelay
+                },
                 peer_tag: args.tag,
             }
         })
@@ -349,6 +383,8 @@ fn run(args: Args) -> Result<bool, String> {
     if let Some(ip) = args.bind {
         ctl.set_bind_address(ip);
     }
+    ctl.set_proxy(args.proxy.clone())
+        .map_err(|e| e.to_string())?;
     ctl.set_audio_io(Box::new(io));
     let pre_sink = pre.clone();
     ctl.set_preprocessed_callback(Box::new(move |pcm| pre_sink.lock().extend_from_slice(pcm)));
@@ -376,9 +412,11 @@ fn run(args: Args) -> Result<bool, String> {
         let state = ctl.state();
         if state == CallState::Failed {
             eprintln!(
-                "tgvoip-call: {:.3} call failed: {:?}",
+                "tgvoip-call: {:.3} call failed: {:?}{}",
                 t0.elapsed().as_secs_f64(),
-                ctl.last_error()
+                ctl.last_error(),
+                ctl.last_error_message()
+                    .map_or(String::new(), |m| format!(" ({m})"))
             );
             break;
         }
@@ -415,6 +453,11 @@ fn run(args: Args) -> Result<bool, String> {
     let traffic = snapshot.traffic;
     log["bytes_sent"] = (traffic.bytes_sent_wifi + traffic.bytes_sent_mobile).into();
     log["bytes_recvd"] = (traffic.bytes_recvd_wifi + traffic.bytes_recvd_mobile).into();
+    let t = snapshot.transport;
+    eprintln!(
+        "tgvoip-call: transport tcp_connects {}, tcp_packets_in {}, tcp_packets_out {}, proxied_datagrams_out {}",
+        t.tcp_connects, t.tcp_packets_in, t.tcp_packets_out, t.proxied_datagrams_out
+    );
     let (ticks, overruns, underruns) = ctl.audio_counters();
     eprintln!(
         "tgvoip-call: audio ticks {ticks}, capture overruns {overruns}, playback underruns {underruns}; \
