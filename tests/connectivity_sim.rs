@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use sim_queue::InFlight;
 use tgvoip::api::{CallState, Endpoint, EndpointType};
-use tgvoip::session::{Event, Session, SessionConfig, SessionTunables, P2P_INET_ID};
+use tgvoip::session::{
+    Event, Session, SessionConfig, SessionTunables, UdpVerdict, Via, P2P_INET_ID, TCP_COPY_XOR,
+};
 use tgvoip::wire::relay;
 
 const ADDRS: [SocketAddr; 2] = [
@@ -25,6 +27,16 @@ struct SimRelay {
     sides: [Option<SocketAddr>; 2],
     /// Per sending side: false drops what that side sends (the relay is gone for it).
     up: [bool; 2],
+    /// Per side: UDP from and to it is dropped (TCP still works).
+    udp_blocked: [bool; 2],
+    /// Per side: answer only every n-th self-info request (1 = all).
+    self_info_every: [u32; 2],
+    self_info_seen: [u32; 2],
+}
+
+/// The simulated address a side's TCP connections come from (packets to it are TCP frames).
+fn tcp_addr(which: usize) -> SocketAddr {
+    SocketAddr::new(ADDRS[which].ip(), ADDRS[which].port() + 10_000)
 }
 
 /// What one side observed: states and audio arrival times.
@@ -97,6 +109,9 @@ impl Sim {
                 delay: Duration::from_millis(*d),
                 sides: [None, None],
                 up: [true, true],
+                udp_blocked: [false, false],
+                self_info_every: [1, 1],
+                self_info_seen: [0, 0],
             })
             .collect();
         let key: [u8; 256] = std::array::from_fn(|i| (i * 11 + 1) as u8);
@@ -153,12 +168,21 @@ impl Sim {
         if !self.relays[idx].up[side] {
             return;
         }
+        let via_tcp = from == tcp_addr(side);
+        if !via_tcp && self.relays[idx].udp_blocked[side] {
+            return;
+        }
         self.relays[idx].sides[side] = Some(from);
         let (raddr, delay) = (self.relays[idx].addr, self.relays[idx].delay);
         let mut tag = [0u8; 16];
         tag.copy_from_slice(&data[..16]);
         match relay::parse(&data) {
             Ok((_, relay::RelayMessage::SelfInfoRequest { query_id })) => {
+                let r = &mut self.relays[idx];
+                r.self_info_seen[side] += 1;
+                if via_tcp || r.self_info_seen[side] % r.self_info_every[side] != 0 {
+                    return;
+                }
                 let mut out = Vec::new();
                 relay::write_self_info_response(&tag, 0, query_id, [0; 16], 1, &mut out);
                 self.push(self.now + delay, raddr, from, out);
@@ -187,6 +211,9 @@ impl Sim {
             _ => {}
         }
         if let Some(dest) = self.relays[idx].sides[1 - side] {
+            if dest != tcp_addr(1 - side) && self.relays[idx].udp_blocked[1 - side] {
+                return;
+            }
             let mut fwd = data;
             fwd[15] ^= 1;
             self.push(self.now + delay, raddr, dest, fwd);
@@ -198,7 +225,11 @@ impl Sim {
         for which in 0..2 {
             while let Some(t) = self.s[which].poll_transmit() {
                 if let Some(i) = self.relays.iter().position(|r| r.addr == t.to) {
-                    let from = ADDRS[which];
+                    let from = if t.via == Via::Tcp {
+                        tcp_addr(which)
+                    } else {
+                        ADDRS[which]
+                    };
                     let _ = i;
                     self.push(now, from, t.to, t.data);
                 } else if t.to == ADDRS[1 - which] {
@@ -243,6 +274,8 @@ impl Sim {
                 let now = self.now;
                 if let Some(w) = ADDRS.iter().position(|a| *a == d.to) {
                     self.s[w].handle_datagram(now, d.from, &d.data);
+                } else if let Some(w) = (0..2).find(|w| tcp_addr(*w) == d.to) {
+                    self.s[w].handle_tcp_packet(now, d.from, &d.data);
                 } else if let Some(i) = self.relays.iter().position(|r| r.addr == d.to) {
                     self.at_relay(i, d.from, d.data);
                 }
@@ -391,4 +424,85 @@ fn no_p2p_unless_both_allow_it() {
             }
         }
     }
+}
+
+#[test]
+fn udp_blocked_for_one_side_moves_it_to_the_tcp_copy_after_the_udp_test() {
+    let mut sim = Sim::new(&[10], None, [false, false]);
+    sim.relays[0].udp_blocked = [false, true];
+    for s in &mut sim.s {
+        s.connect(sim.now);
+    }
+    sim.flush();
+    // Rounds at 0, 0.5, 1.0 and 1.5 s; the verdict comes one second after the fourth.
+    sim.run_until(2.45);
+    assert!(!sim.s[1].tcp_in_use());
+    assert_eq!(sim.s[1].udp_verdict(), UdpVerdict::Unknown);
+    sim.run_until(2.55);
+    assert_eq!(sim.s[1].udp_verdict(), UdpVerdict::NotAvailable);
+    assert!(sim.s[1].tcp_in_use() && !sim.s[1].udp_in_use());
+    assert!(sim.s[1].on_tcp_relay());
+    assert_eq!(sim.s[1].preferred_relay_id(), 100 ^ TCP_COPY_XOR);
+    sim.run_until(8.0);
+    for (which, s) in sim.s.iter().enumerate() {
+        assert_eq!(s.state(), CallState::Established, "side {which}");
+        let obs = &sim.obs[which];
+        let est = obs
+            .states
+            .iter()
+            .find(|(_, s)| *s == CallState::Established)
+            .map(|(t, _)| *t)
+            .unwrap();
+        let gap = obs.longest_gap_after(est + Duration::from_millis(200));
+        println!("side {which}: established at {est:?}, audio gap {gap:?}");
+        assert!(gap < Duration::from_millis(200), "side {which}: gap {gap:?}");
+    }
+    // The other side found UDP fine and stayed on it.
+    assert_eq!(sim.s[0].udp_verdict(), UdpVerdict::Available);
+    assert!(!sim.s[0].tcp_in_use());
+    assert_eq!(sim.s[0].preferred_relay_id(), 100);
+    // A local network change turns TCP off and goes back to the UDP relay (wire.md 7.7); UDP
+    // is still blocked, so the restarted test moves the call to TCP again.
+    let now = sim.now;
+    sim.s[1].network_changed(now, false);
+    assert!(!sim.s[1].tcp_in_use() && sim.s[1].udp_in_use());
+    assert_eq!(sim.s[1].preferred_relay_id(), 100);
+    sim.flush();
+    sim.run_until(11.0);
+    assert!(sim.s[1].on_tcp_relay());
+    assert_eq!(sim.s[1].preferred_relay_id(), 100 ^ TCP_COPY_XOR);
+    for s in &sim.s {
+        assert_eq!(s.state(), CallState::Established);
+    }
+    assert!(*sim.obs[0].audio_at.last().unwrap() > sim.elapsed() - Duration::from_millis(200));
+}
+
+#[test]
+fn few_self_info_answers_mean_bad_udp_then_tcp_only_after_ten_rounds() {
+    let mut sim = Sim::new(&[10], None, [false, false]);
+    // Side 1 gets one answer in two: 2 of 4 is BAD (< 3), 5 of 10 gives up on UDP (< 7).
+    sim.relays[0].self_info_every = [1, 2];
+    for s in &mut sim.s {
+        s.connect(sim.now);
+    }
+    sim.flush();
+    sim.run_until(2.6);
+    assert_eq!(sim.s[1].udp_verdict(), UdpVerdict::Bad);
+    assert!(sim.s[1].tcp_in_use() && sim.s[1].udp_in_use());
+    assert!(sim.s[1].on_tcp_relay());
+    // BAD moves only the current endpoint: the preferred relay stays the UDP one.
+    assert_eq!(sim.s[1].preferred_relay_id(), 100);
+    // Rounds 5..10 run every 0.5 s from the verdict; the second verdict 1 s after round 10.
+    sim.run_until(7.0);
+    assert_eq!(sim.s[1].udp_verdict(), UdpVerdict::NotAvailable);
+    // 5 answers > 1: UDP stays in use, TCP carries the call. The current endpoint was
+    // already the TCP copy, so (as in 2.4.4) the preferred relay is left alone.
+    assert!(sim.s[1].tcp_in_use() && sim.s[1].udp_in_use());
+    assert!(sim.s[1].on_tcp_relay());
+    sim.run_until(9.0);
+    for s in &sim.s {
+        assert_eq!(s.state(), CallState::Established);
+    }
+    assert!(*sim.obs[0].audio_at.last().unwrap() > sim.elapsed() - Duration::from_millis(200));
+    assert_eq!(sim.s[0].udp_verdict(), UdpVerdict::Available);
 }

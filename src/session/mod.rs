@@ -1250,7 +1250,10 @@ impl Session {
             return;
         };
         // A packet for a transport not in use is not transmitted; its seq stays used (7.1).
+        // It still counts as sent for the keepalive timer, which would otherwise fire at once
+        // again and again.
         if !self.udp_test.usable(ep.kind) {
+            self.last_send = Some(now);
             return;
         }
         let to = ep.addr;

@@ -85,7 +85,8 @@ impl Session {
             return;
         };
         ep.dead = false;
-        if idx == cur || !ep.is_relay() || self.in_handshake() {
+        let usable = self.udp_test.usable(ep.kind);
+        if idx == cur || !ep.is_relay() || !usable || self.in_handshake() {
             return;
         }
         let cur_ep = self.endpoints.get(cur);
