@@ -17,7 +17,7 @@ const USAGE: &str =
        [-c SERVER_CONFIG.json] [-r caller|callee] [-t NETTYPE 0..11] [-s never|mobile|always]
        [-n yes|no] [-g yes|no] [--drain SECS] [--init-timeout SECS] [--mute-at SECS:SECS]
        [--relay HOST:PORT]... [--p2p yes|no] [--bind IP] [--tcp yes|no]
-       [--proxy [USER:PASS@]HOST:PORT]
+       [--proxy [USER:PASS@]HOST:PORT] [--relay-ipv6 IPV6]
 
 Makes one side of a call through the relay at HOST:PORT using the 16-byte peer tag TAGHEX and the
 256-byte key KEYHEX (hex). IN.pcm (s16le, 48 kHz, mono) is sent as the microphone once the call is
@@ -25,7 +25,8 @@ established; what is heard goes to OUT.pcm, and the outgoing audio as the peer w
 PRE.pcm. -n / -g: noise suppression / gain control (accepted; no DSP in this build).
 --relay adds relays (ids 2, 3, ... after the first one's 1, same tag); --p2p allows a direct
 path; --bind binds the call socket to IP (e.g. 127.0.0.1, which also becomes the LAN address).
---tcp yes makes every relay a TCP relay; --proxy goes through a SOCKS5 proxy.
+--tcp yes makes every relay a TCP relay; --proxy goes through a SOCKS5 proxy; --relay-ipv6
+gives the first relay (when it is IPv4) this IPv6 address as well, as signalling can.
 Exits 0 only if audio was received.";
 
 /// Command-line options.
@@ -51,6 +52,7 @@ struct Args {
     bind: Option<std::net::IpAddr>,
     tcp: bool,
     proxy: Option<tgvoip::net::ProxyConfig>,
+    relay_ipv6: Option<std::net::Ipv6Addr>,
 }
 
 /// Parses `[USER:PASS@]HOST:PORT`.
@@ -144,6 +146,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         bind: None,
         tcp: false,
         proxy: None,
+        relay_ipv6: None,
     };
     for (k, v) in opts {
         match k.as_str() {
@@ -191,6 +194,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--p2p" => args.allow_p2p = yes_no(&v)?,
             "--tcp" => args.tcp = yes_no(&v)?,
             "--proxy" => args.proxy = Some(parse_proxy(&v)?),
+            "--relay-ipv6" => {
+                args.relay_ipv6 = Some(v.parse().map_err(|_| format!("bad IPv6 address {v:?}"))?)
+            }
             "--bind" => args.bind = Some(v.parse().map_err(|_| format!("bad bind address {v:?}"))?),
             _ => return Err(format!("unknown option {k}")),
         }
@@ -357,6 +363,7 @@ fn run(args: Args) -> Result<bool, String> {
         .enumerate()
         .map(|(i, relay)| {
             let (ipv4, ipv6) = match relay.ip() {
+                std::net::IpAddr::V4(v4) if i == 0 => (Some(v4), args.relay_ipv6),
                 std::net::IpAddr::V4(v4) => (Some(v4), None),
                 std::net::IpAddr::V6(v6) => (None, Some(v6)),
             };

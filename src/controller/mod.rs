@@ -347,6 +347,9 @@ impl Controller {
                 ));
             }
         }
+        if let Ok(local) = transport.local_addr() {
+            session.set_local_ipv6(local_ipv6(local, s.bind_ip));
+        }
         if s.mic_muted {
             session.set_mic_mute(std::time::Instant::now(), true);
         }
@@ -508,6 +511,22 @@ struct SilentIo;
 impl AudioIo for SilentIo {
     fn capture(&mut self, _out: &mut [i16]) {}
     fn playback(&mut self, _pcm: &[i16]) {}
+}
+
+/// This device's IPv6 endpoint for wire.md 7.6: the bound address when the socket is bound to
+/// a specific IPv6 address (tests bind to `::1`), else a global interface address when the
+/// socket is dual-stack.
+fn local_ipv6(
+    local: std::net::SocketAddr,
+    bind_ip: Option<IpAddr>,
+) -> Option<std::net::SocketAddrV6> {
+    let ip = match bind_ip {
+        Some(IpAddr::V6(v6)) if !v6.is_unspecified() => v6,
+        Some(IpAddr::V4(_)) => return None,
+        _ if local.is_ipv6() => crate::net::ifaddr::global_ipv6()?,
+        _ => return None,
+    };
+    Some(std::net::SocketAddrV6::new(ip, local.port(), 0, 0))
 }
 
 fn secs(v: f64) -> std::time::Duration {

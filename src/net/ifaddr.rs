@@ -1,6 +1,7 @@
-//! The host's interface addresses, for the LAN endpoint announced to a P2P peer.
+//! The host's interface addresses, for the LAN endpoint announced to a P2P peer and the IPv6
+//! address of wire.md 7.6.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The IPv4 address 2.4.4 announces as its LAN address: the last non-loopback, non-link-local
 /// IPv4 address the OS lists, if any.
@@ -23,6 +24,38 @@ pub fn lan_ipv4() -> Option<Ipv4Addr> {
                 let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
                 let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
                 if !ip.is_loopback() && !ip.is_link_local() && !ip.is_unspecified() {
+                    found = Some(ip);
+                }
+            }
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    found
+}
+
+/// The host's first IPv6 address that 2.4.4 would use (not loopback; first octet's high nibble
+/// not `F`, so no link-local, ULA or multicast), if any.
+pub fn global_ipv6() -> Option<Ipv6Addr> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list head we free below with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return None;
+    }
+    let mut found = None;
+    let mut cur = head;
+    while !cur.is_null() && found.is_none() {
+        // SAFETY: `cur` is a node of the list returned by getifaddrs, valid until freeifaddrs.
+        let ifa = unsafe { &*cur };
+        if !ifa.ifa_addr.is_null() {
+            // SAFETY: ifa_addr is non-null and points to a sockaddr of the family it names.
+            let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
+            if family == libc::AF_INET6 {
+                // SAFETY: AF_INET6 addresses are sockaddr_in6.
+                let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                if !ip.is_loopback() && crate::session::is_usable_ipv6(&ip) {
                     found = Some(ip);
                 }
             }

@@ -8,6 +8,7 @@
 mod delay_stats;
 mod endpoints;
 mod extras;
+mod ipv6;
 mod p2p;
 mod relays;
 mod send_stats;
@@ -29,6 +30,7 @@ pub use endpoints::{
     EndpointError, EndpointTable, RemoteEndpoint, IPV6_COPY_XOR, LAN_ID, P2P_INET6_ID, P2P_INET_ID,
     TCP_COPY_XOR,
 };
+pub use ipv6::is_usable_ipv6;
 pub use p2p::lan_address;
 pub use seq::{MaskConvention, RecvWindow, SeqVerdict};
 pub use udp_test::UdpVerdict;
@@ -278,6 +280,7 @@ pub struct Session {
     failover: relays::Failover,
     p2p: p2p::P2p,
     udp_test: udp_test::UdpTest,
+    ipv6: ipv6::Ipv6State,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -332,6 +335,7 @@ impl Session {
             failover: relays::Failover::default(),
             p2p: p2p::P2p::default(),
             udp_test,
+            ipv6: ipv6::Ipv6State::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             cfg,
@@ -747,11 +751,12 @@ impl Session {
             }
             match message {
                 RelayMessage::Packet(bytes) => bytes,
-                RelayMessage::SelfInfoResponse { .. } if kind == EndpointType::UdpRelay => {
+                RelayMessage::SelfInfoResponse { my_ip, .. } if kind == EndpointType::UdpRelay => {
                     if let Some(ep) = self.endpoints.get_mut(ep_idx) {
                         ep.self_info_answers += 1;
                         ep.dead = false;
                     }
+                    self.on_self_info_ipv6(ep_idx, my_ip);
                     return;
                 }
                 RelayMessage::PeerInfoResponse {
@@ -909,7 +914,8 @@ impl Session {
                 self.on_peer_network_changed(now);
             }
             Extra::LanEndpoint { addr, port } => self.on_lan_endpoint(*addr, *port),
-            // IPv6 endpoints, group calls and video config are not supported: ignored.
+            Extra::Ipv6Endpoint { addr, port } => self.on_ipv6_endpoint(*addr, *port),
+            // Group calls and video config are not supported: ignored.
             _ => {}
         }
     }
@@ -1002,7 +1008,8 @@ impl Session {
                 .endpoints
                 .get(ep_idx)
                 .is_some_and(|e| e.kind == EndpointType::UdpRelay);
-            if is_udp_relay && !self.udp_test.udp_bad() {
+            // An IPv6 P2P endpoint announced in this same packet's extras stays current.
+            if is_udp_relay && !self.udp_test.udp_bad() && !self.on_p2p6() {
                 self.endpoints.set_current(ep_idx);
             }
         }

@@ -106,7 +106,8 @@ impl Session {
             return;
         }
         self.p2p.answers += 1;
-        if self.on_direct_path() {
+        // Step 1 leaves the IPv4 P2P and LAN paths only, not the IPv6 one.
+        if self.on_direct_path() && !self.on_p2p6() {
             let preferred = self.endpoints.preferred();
             self.endpoints.set_current_only(preferred);
         }

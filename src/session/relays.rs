@@ -138,6 +138,7 @@ impl Session {
             self.endpoints.set_current_only(preferred);
         }
         self.tcp_off_after_network_change();
+        self.ipv6_network_changed();
         self.endpoints.remove(super::endpoints::LAN_ID);
         for ep in self.endpoints.iter_mut() {
             ep.clear_rtt();
