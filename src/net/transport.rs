@@ -83,6 +83,9 @@ impl Transport {
                 self.assoc = Some(a);
                 Ok(())
             }
+            // A proxy without UDP ASSOCIATE: datagrams go direct (as 2.4.4 does once it finds
+            // the proxy has no UDP); TCP relays still go through it.
+            Err(ProxyError::Socks(socks5::Socks5Error::CommandFailed(_))) => Ok(()),
             Err(e) => {
                 self.proxy_failure = Some(e.to_string());
                 Err(e)
