@@ -97,7 +97,7 @@ static void test_controller_setters(void) {
     ep.type = TGVOIP_ENDPOINT_UDP_RELAY;
     CHECK_ST(tgvoip_controller_set_remote_endpoints(c, NULL, 1, false, false, 92), TGVOIP_E_INVALID_ARGUMENT);
     CHECK_ST(tgvoip_controller_set_remote_endpoints(c, &ep, 0, false, false, 92), TGVOIP_E_INVALID_ARGUMENT);
-    CHECK_ST(tgvoip_controller_set_remote_endpoints(c, &ep, 1, false, true, 92), TGVOIP_E_NOT_SUPPORTED);
+    CHECK_ST(tgvoip_controller_set_remote_endpoints(c, &ep, 1, false, true, 92), TGVOIP_OK);
     ep.ipv4 = "not an ip";
     CHECK_ST(tgvoip_controller_set_remote_endpoints(c, &ep, 1, false, false, 92), TGVOIP_E_INVALID_ARGUMENT);
     ep.ipv4 = "127.0.0.1";
@@ -142,7 +142,10 @@ static void test_controller_setters(void) {
     CHECK_ST(tgvoip_controller_send_group_call_key(c, key, 255), TGVOIP_E_INVALID_ARGUMENT);
     CHECK_ST(tgvoip_controller_send_group_call_key(c, key, 256), TGVOIP_E_NOT_SUPPORTED);
     CHECK_ST(tgvoip_controller_request_call_upgrade(c), TGVOIP_E_NOT_SUPPORTED);
-    CHECK_ST(tgvoip_controller_set_proxy(c, TGVOIP_PROXY_SOCKS5, "127.0.0.1", 1080, "", ""), TGVOIP_E_NOT_SUPPORTED);
+    CHECK_ST(tgvoip_controller_set_proxy(c, TGVOIP_PROXY_SOCKS5, "127.0.0.1", 1080, "", ""), TGVOIP_OK);
+    CHECK_ST(tgvoip_controller_set_proxy(c, TGVOIP_PROXY_SOCKS5, "127.0.0.1", 1080, "user", "pass"), TGVOIP_OK);
+    CHECK_ST(tgvoip_controller_set_proxy(c, TGVOIP_PROXY_SOCKS5, "", 1080, NULL, NULL), TGVOIP_E_INVALID_ARGUMENT);
+    CHECK_ST(tgvoip_controller_set_proxy(c, TGVOIP_PROXY_SOCKS5, "127.0.0.1", 0, NULL, NULL), TGVOIP_E_INVALID_ARGUMENT);
     CHECK_ST(tgvoip_controller_set_proxy(c, 5, "127.0.0.1", 1080, NULL, NULL), TGVOIP_E_INVALID_ARGUMENT);
     CHECK_ST(tgvoip_controller_set_proxy(c, TGVOIP_PROXY_NONE, NULL, 0, NULL, NULL), TGVOIP_OK);
     CHECK_ST(tgvoip_controller_free(c), TGVOIP_OK);

@@ -426,16 +426,20 @@ tgvoip_status_t tgvoip_controller_set_persistent_state(tgvoip_controller_t *c, c
 // `tgvoip_bytes_free`.
 tgvoip_status_t tgvoip_controller_get_persistent_state(tgvoip_controller_t *c, tgvoip_bytes_t *out);
 
-// SOCKS5 is not implemented: `TGVOIP_PROXY_SOCKS5` returns `TGVOIP_E_NOT_SUPPORTED` and the call
-// would connect directly. `TGVOIP_PROXY_NONE` is accepted. Must precede start.
+// Routes the call through a SOCKS5 proxy (`TGVOIP_PROXY_SOCKS5`; UDP relays through UDP
+// ASSOCIATE, TCP relays through CONNECT; empty or NULL username = no authentication), or
+// directly (`TGVOIP_PROXY_NONE`). Must precede start. The host is resolved here, to IPv4 only
+// (`TGVOIP_E_INVALID_ARGUMENT` if it does not resolve). If the proxy refuses us (e.g. a wrong
+// password), the call goes to FAILED with `TGVOIP_ERROR_PROXY`.
 tgvoip_status_t tgvoip_controller_set_proxy(tgvoip_controller_t *c, int32_t protocol, const char *address, uint16_t port, const char *username, const char *password);
 
 // Sets the call key (exactly 256 bytes) and whether we are the caller. Must precede connect.
 tgvoip_status_t tgvoip_controller_set_encryption_key(tgvoip_controller_t *c, const uint8_t *key, size_t len, bool is_outgoing);
 
-// Sets the relays (must precede connect). `tcp` turns every entry into a TCP relay (not
-// implemented: `TGVOIP_E_NOT_SUPPORTED`); TCP and P2P entries are accepted but only UDP relays
-// are used. With `allow_p2p` the call goes direct when it can (public endpoints from the
+// Sets the relays (must precede connect). `tcp` turns every UDP relay entry into a TCP relay
+// (obfuscated2 + abridged framing on the relay's port); without it, UDP relays fall back to
+// their TCP copies when they do not answer over UDP. At least one relay (UDP or TCP) is
+// required; P2P entries alone are refused (`TGVOIP_E_NOT_SUPPORTED`). With `allow_p2p` the call goes direct when it can (public endpoints from the
 // relays' peer-info answers, LAN endpoints announced by the peer) and back to a relay when the
 // direct path breaks; without it nothing is sent to, or answered from, a direct path.
 tgvoip_status_t tgvoip_controller_set_remote_endpoints(tgvoip_controller_t *c, const tgvoip_endpoint_t *endpoints, size_t count, bool allow_p2p, bool tcp, int32_t connection_max_layer);

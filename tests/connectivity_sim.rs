@@ -455,7 +455,10 @@ fn udp_blocked_for_one_side_moves_it_to_the_tcp_copy_after_the_udp_test() {
             .unwrap();
         let gap = obs.longest_gap_after(est + Duration::from_millis(200));
         println!("side {which}: established at {est:?}, audio gap {gap:?}");
-        assert!(gap < Duration::from_millis(200), "side {which}: gap {gap:?}");
+        assert!(
+            gap < Duration::from_millis(200),
+            "side {which}: gap {gap:?}"
+        );
     }
     // The other side found UDP fine and stayed on it.
     assert_eq!(sim.s[0].udp_verdict(), UdpVerdict::Available);

@@ -110,8 +110,16 @@ fn dual_address_call(
             if p2p == "yes" { "yes" } else { "no" },
         ]
     };
-    let caller_bind: &'static str = if caller_bind == "::1" { "::1" } else { "127.0.0.1" };
-    let callee_bind: &'static str = if callee_bind == "::1" { "::1" } else { "127.0.0.1" };
+    let caller_bind: &'static str = if caller_bind == "::1" {
+        "::1"
+    } else {
+        "127.0.0.1"
+    };
+    let callee_bind: &'static str = if callee_bind == "::1" {
+        "::1"
+    } else {
+        "127.0.0.1"
+    };
     let (a, b) = run_pair_with(
         (Impl::Rust, Impl::Rust),
         &v4,
@@ -130,10 +138,10 @@ fn dual_address_relay_ipv6_side_uses_the_ipv6_copy_ipv4_side_stays_ipv4() {
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (a, b, counts) = dual_address_call("ipv6-choice", "::1", "127.0.0.1", "no");
-    check_audio("dual-address relay, caller on ::1, callee on 127.0.0.1", [
-        ("caller", &a),
-        ("callee", &b),
-    ]);
+    check_audio(
+        "dual-address relay, caller on ::1, callee on 127.0.0.1",
+        [("caller", &a), ("callee", &b)],
+    );
     // The caller (IPv6 only) reaches the relay through its IPv6-only copy; the callee (IPv4)
     // has no IPv6 and uses the relay as signalled.
     assert_eq!(a.debug_log["pref_relay"], IPV6_COPY_OF_1.to_string());

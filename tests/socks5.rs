@@ -18,10 +18,14 @@ const USER: &str = "tgvoipsocks";
 const PASS: &str = "s0cks-Pass";
 
 fn danted() -> Option<PathBuf> {
-    ["/usr/sbin/danted", "/usr/bin/danted", "/usr/local/sbin/danted"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/usr/sbin/danted",
+        "/usr/bin/danted",
+        "/usr/local/sbin/danted",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 /// A running `danted` on 127.0.0.1.
@@ -41,17 +45,26 @@ impl Drop for Dante {
 fn start_dante(dir: &Path) -> Option<Dante> {
     let ci = std::env::var("CI").as_deref() == Ok("true");
     let Some(bin) = danted() else {
-        assert!(!ci, "CI=true but danted is missing (apt-get install dante-server)");
+        assert!(
+            !ci,
+            "CI=true but danted is missing (apt-get install dante-server)"
+        );
         println!("skipped: danted not installed (apt-get install dante-server)");
         return None;
     };
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        assert!(!ci, "CI=true but not root: the test creates a system user for dante");
+        assert!(
+            !ci,
+            "CI=true but not root: the test creates a system user for dante"
+        );
         println!("skipped: needs root to create the proxy's system user");
         return None;
     }
-    let exists = Command::new("id").arg(USER).output().is_ok_and(|o| o.status.success());
+    let exists = Command::new("id")
+        .arg(USER)
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !exists {
         let ok = Command::new("useradd")
             .args(["-M", "-s", "/usr/sbin/nologin", USER])
@@ -154,7 +167,11 @@ fn proxied_call(name: &str, tcp: bool) {
         let gap = longest_gap(&r.output);
         println!(
             "[gap] SOCKS5 {}: {role} heard a {gap:?} gap; established at {:?} s",
-            if tcp { "CONNECT (TCP relay)" } else { "UDP ASSOCIATE (UDP relay)" },
+            if tcp {
+                "CONNECT (TCP relay)"
+            } else {
+                "UDP ASSOCIATE (UDP relay)"
+            },
             r.first("ESTABLISHED")
         );
         assert!(r.success, "{role}: {}", r.stderr);
@@ -164,7 +181,11 @@ fn proxied_call(name: &str, tcp: bool) {
             assert!(counter(r, "tcp_packets_in") > 50, "{role}: {}", r.stderr);
             assert_eq!(r.debug_log["tcp_used"], true);
         } else {
-            assert!(counter(r, "proxied_datagrams_out") > 50, "{role}: {}", r.stderr);
+            assert!(
+                counter(r, "proxied_datagrams_out") > 50,
+                "{role}: {}",
+                r.stderr
+            );
             assert_eq!(r.debug_log["tcp_used"], false);
         }
     }

@@ -79,7 +79,10 @@ fn udp_blocked_for_callee(caller: Impl, name: &str) {
     assert!(tcp_in > 50 && tcp_out > 50, "callee TCP {tcp_in}/{tcp_out}");
     // The relay saw the callee's UDP (and dropped it) and carried the call over TCP.
     assert!(counts["blocked_udp"].as_u64().unwrap_or(0) > 0, "{counts}");
-    assert!(counts["tcp_packets_in"].as_u64().unwrap_or(0) > 50, "{counts}");
+    assert!(
+        counts["tcp_packets_in"].as_u64().unwrap_or(0) > 50,
+        "{counts}"
+    );
     assert_eq!(counts["tcp_connections"].as_u64(), Some(1), "{counts}");
     for d in ["caller_to_callee", "callee_to_caller"] {
         let fwd = counts[d]["forwarded"].as_u64().unwrap_or(0);

@@ -62,7 +62,9 @@ fn parse_proxy(v: &str) -> Result<tgvoip::net::ProxyConfig, String> {
         None => (None, v),
     };
     let (user, pass) = match cred {
-        Some(c) => c.split_once(':').ok_or("--proxy credentials are USER:PASS")?,
+        Some(c) => c
+            .split_once(':')
+            .ok_or("--proxy credentials are USER:PASS")?,
         None => ("", ""),
     };
     let addr = host

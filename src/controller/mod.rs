@@ -223,7 +223,9 @@ impl Controller {
     pub fn set_proxy(&self, proxy: Option<ProxyConfig>) -> Result<(), ControllerError> {
         let mut s = self.setup.lock();
         if s.started {
-            return Err(ControllerError::InvalidState("set_proxy must precede start"));
+            return Err(ControllerError::InvalidState(
+                "set_proxy must precede start",
+            ));
         }
         s.proxy = proxy;
         Ok(())

@@ -737,8 +737,11 @@ pub unsafe extern "C" fn tgvoip_controller_get_persistent_state(
     })
 }
 
-/// SOCKS5 is not implemented: `TGVOIP_PROXY_SOCKS5` returns `TGVOIP_E_NOT_SUPPORTED` and the call
-/// would connect directly. `TGVOIP_PROXY_NONE` is accepted. Must precede start.
+/// Routes the call through a SOCKS5 proxy (`TGVOIP_PROXY_SOCKS5`; UDP relays through UDP
+/// ASSOCIATE, TCP relays through CONNECT; empty or NULL username = no authentication), or
+/// directly (`TGVOIP_PROXY_NONE`). Must precede start. The host is resolved here, to IPv4 only
+/// (`TGVOIP_E_INVALID_ARGUMENT` if it does not resolve). If the proxy refuses us (e.g. a wrong
+/// password), the call goes to FAILED with `TGVOIP_ERROR_PROXY`.
 #[no_mangle]
 pub unsafe extern "C" fn tgvoip_controller_set_proxy(
     c: *mut tgvoip_controller_t,
@@ -752,20 +755,32 @@ pub unsafe extern "C" fn tgvoip_controller_set_proxy(
         if h.st.lock().phase != Phase::New {
             return Err(FfiError::state("set_proxy must precede start"));
         }
-        let _ = (
-            opt_str(username, "username")?,
-            opt_str(password, "password")?,
+        let (user, pass) = (
+            opt_str(username, "username")?.unwrap_or(""),
+            opt_str(password, "password")?.unwrap_or(""),
         );
         match protocol {
-            TGVOIP_PROXY_NONE => Ok(()),
+            TGVOIP_PROXY_NONE => {
+                h.ctl.set_proxy(None)?;
+                Ok(())
+            }
             TGVOIP_PROXY_SOCKS5 => {
                 let a = req_str(address, "address")?;
                 if a.is_empty() || port == 0 {
                     return Err(FfiError::arg("proxy address and port are required"));
                 }
-                Err(FfiError::unsupported(
-                    "SOCKS5 proxies are not implemented in this build",
-                ))
+                let addr = std::net::ToSocketAddrs::to_socket_addrs(&(a, port))
+                    .ok()
+                    .and_then(|mut it| it.find(|x| x.is_ipv4()))
+                    .ok_or_else(|| {
+                        FfiError::arg(format!("the proxy host {a:?} does not resolve to IPv4"))
+                    })?;
+                h.ctl.set_proxy(Some(crate::net::ProxyConfig {
+                    addr,
+                    user: user.to_owned(),
+                    pass: pass.to_owned(),
+                }))?;
+                Ok(())
             }
             _ => Err(FfiError::arg("protocol must be TGVOIP_PROXY_*")),
         }
@@ -795,9 +810,10 @@ pub unsafe extern "C" fn tgvoip_controller_set_encryption_key(
     })
 }
 
-/// Sets the relays (must precede connect). `tcp` turns every entry into a TCP relay (not
-/// implemented: `TGVOIP_E_NOT_SUPPORTED`); TCP and P2P entries are accepted but only UDP relays
-/// are used. With `allow_p2p` the call goes direct when it can (public endpoints from the
+/// Sets the relays (must precede connect). `tcp` turns every UDP relay entry into a TCP relay
+/// (obfuscated2 + abridged framing on the relay's port); without it, UDP relays fall back to
+/// their TCP copies when they do not answer over UDP. At least one relay (UDP or TCP) is
+/// required; P2P entries alone are refused (`TGVOIP_E_NOT_SUPPORTED`). With `allow_p2p` the call goes direct when it can (public endpoints from the
 /// relays' peer-info answers, LAN endpoints announced by the peer) and back to a relay when the
 /// direct path breaks; without it nothing is sent to, or answered from, a direct path.
 #[no_mangle]
@@ -815,9 +831,6 @@ pub unsafe extern "C" fn tgvoip_controller_set_remote_endpoints(
         }
         if count > 1024 {
             return Err(FfiError::arg("too many endpoints"));
-        }
-        if tcp {
-            return Err(FfiError::unsupported("TCP relays are not implemented"));
         }
         let mut eps = Vec::with_capacity(count);
         for e in std::slice::from_raw_parts(endpoints, count) {
@@ -843,6 +856,11 @@ pub unsafe extern "C" fn tgvoip_controller_set_remote_endpoints(
                 )
                 .filter(|a| !a.is_unspecified()),
             };
+            let kind = if tcp && kind == EndpointType::UdpRelay {
+                EndpointType::TcpRelay
+            } else {
+                kind
+            };
             eps.push(Endpoint {
                 id: e.id,
                 ipv4,
@@ -852,9 +870,12 @@ pub unsafe extern "C" fn tgvoip_controller_set_remote_endpoints(
                 peer_tag: e.peer_tag,
             });
         }
-        if !eps.iter().any(|e| e.kind == EndpointType::UdpRelay) {
+        if !eps
+            .iter()
+            .any(|e| matches!(e.kind, EndpointType::UdpRelay | EndpointType::TcpRelay))
+        {
             return Err(FfiError::unsupported(
-                "no UDP relay endpoint (TCP and P2P-only calls are not implemented)",
+                "no relay endpoint (P2P-only calls are not implemented)",
             ));
         }
         if matches!(h.st.lock().phase, Phase::Connected | Phase::Stopped) {

@@ -27,7 +27,9 @@ impl core::fmt::Display for Socks5Error {
                 f.write_str("SOCKS5 proxy accepts none of our authentication methods")
             }
             Socks5Error::AuthFailed => f.write_str("SOCKS5 proxy rejected the username/password"),
-            Socks5Error::CommandFailed(c) => write!(f, "SOCKS5 proxy refused the request (code {c})"),
+            Socks5Error::CommandFailed(c) => {
+                write!(f, "SOCKS5 proxy refused the request (code {c})")
+            }
             Socks5Error::Malformed(what) => write!(f, "malformed SOCKS5 reply: {what}"),
         }
     }
@@ -121,7 +123,10 @@ fn parse_addr(data: &[u8]) -> Result<Option<(AddrField, usize)>, Socks5Error> {
             let mut o = [0u8; 16];
             o.copy_from_slice(&b[..16]);
             let ip = Ipv6Addr::from(o);
-            (19, AddrField::Ip(SocketAddr::new(ip.into(), port(&b[16..18]))))
+            (
+                19,
+                AddrField::Ip(SocketAddr::new(ip.into(), port(&b[16..18]))),
+            )
         }
         3 => {
             let Some(&n) = data.get(1) else {
@@ -161,7 +166,9 @@ pub fn wrap_udp(to: SocketAddr, data: &[u8], out: &mut Vec<u8>) {
 /// Unwraps a datagram from the proxy's UDP relay: its original source and payload.
 /// Fragments and domain-name sources are refused.
 pub fn unwrap_udp(data: &[u8]) -> Result<(SocketAddr, &[u8]), Socks5Error> {
-    let head = data.get(..3).ok_or(Socks5Error::Malformed("short datagram"))?;
+    let head = data
+        .get(..3)
+        .ok_or(Socks5Error::Malformed("short datagram"))?;
     if head[2] != 0 {
         return Err(Socks5Error::Malformed("fragment"));
     }
@@ -316,7 +323,8 @@ mod tests {
             Step::Send(vec![5, 3, 0, 1, 0, 0, 0, 0, 0, 0])
         );
         assert_eq!(
-            h.on_bytes(&[5, 0, 0, 1, 127, 0, 0, 1, 0x30, 0x39, 0xAA]).unwrap(),
+            h.on_bytes(&[5, 0, 0, 1, 127, 0, 0, 1, 0x30, 0x39, 0xAA])
+                .unwrap(),
             Step::Done {
                 bound: AddrField::Ip("127.0.0.1:12345".parse().unwrap()),
                 rest: vec![0xAA]

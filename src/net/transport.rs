@@ -120,7 +120,13 @@ impl Transport {
 
     /// Sends one packet: a datagram, or a frame on the (possibly new) connection to the TCP
     /// relay at `to`.
-    pub fn send(&mut self, now: Instant, via: Via, to: SocketAddr, data: &[u8]) -> io::Result<usize> {
+    pub fn send(
+        &mut self,
+        now: Instant,
+        via: Via,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> io::Result<usize> {
         match via {
             Via::Udp => match self.assoc.as_ref() {
                 Some(a) => {

@@ -222,13 +222,11 @@ impl Session {
             if e.kind != EndpointType::TcpRelay {
                 return None;
             }
-            s.endpoints
-                .index_of(e.id ^ TCP_COPY_XOR)
-                .or_else(|| {
-                    s.endpoints
-                        .iter()
-                        .position(|x| x.kind == EndpointType::UdpRelay)
-                })
+            s.endpoints.index_of(e.id ^ TCP_COPY_XOR).or_else(|| {
+                s.endpoints
+                    .iter()
+                    .position(|x| x.kind == EndpointType::UdpRelay)
+            })
         };
         let (cur, pref) = (self.endpoints.current(), self.endpoints.preferred());
         if let Some(u) = udp_of(self, pref) {

@@ -376,4 +376,3 @@ pub fn longest_gap(pcm: &Path) -> Duration {
     }
     Duration::from_millis(u64::from(longest) * 20)
 }
-

@@ -105,11 +105,11 @@ def test_bad_arguments_raise_like_pytgvoip(tmp_path):
         c.set_network_type(6)                     # pytgvoip reads `.value`
     with pytest.raises(TypeError):
         c.set_remote_endpoints([ep], False, False, "92")
-    # Not implemented by this library: a clear error instead of a silently direct connection.
-    with pytest.raises(NotImplementedError):
-        c.set_proxy("127.0.0.1", 1080)
-    with pytest.raises(NotImplementedError):
-        c.set_remote_endpoints([ep], False, True, 92)
+    # SOCKS5 proxies and TCP relays are accepted (they are exercised by tests/socks5.rs and
+    # tests/tcp_relay.rs in the Rust suite).
+    c.set_proxy("127.0.0.1", 1080, "user", "pass")
+    c.set_proxy("127.0.0.1")
+    c.set_remote_endpoints([ep], False, True, 92)
     with pytest.warns(RuntimeWarning):
         c.debug_ctl(1, 16000)
     # Order: connect before start is refused.

@@ -286,7 +286,10 @@ mod tests {
             run(&["--block-udp", "x"]),
             Err(ArgError::BadValue { .. })
         ));
-        assert_eq!(run(&["--block-udp", "callee"]).unwrap().block_udp, [false, true]);
+        assert_eq!(
+            run(&["--block-udp", "callee"]).unwrap().block_udp,
+            [false, true]
+        );
         assert!(!run(&["--tcp", "no"]).unwrap().tcp);
         assert!(matches!(
             run(&["--dir", "up"]),

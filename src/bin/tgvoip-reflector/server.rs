@@ -9,8 +9,8 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::relay::{Action, Peer, Pending, Switchboard};
-use crate::tcp;
 use crate::stats::Report;
+use crate::tcp;
 use crate::trace::Trace;
 
 /// Longest recv wait, so stop requests are noticed promptly.
@@ -84,7 +84,12 @@ pub fn run(
         if let Some(d) = deadline {
             wait = wait.min(d.saturating_sub(now));
         }
-        poll_all(socket, listener, &conns, wait.max(Duration::from_micros(100)))?;
+        poll_all(
+            socket,
+            listener,
+            &conns,
+            wait.max(Duration::from_micros(100)),
+        )?;
         if let Some(l) = listener {
             tcp_stats.1 += tcp::accept_all(l, &mut next_id, &mut conns) as u64;
         }

@@ -312,7 +312,7 @@ public final class CallTest {
         v.getStats(stats);
         check("getStats fills the Stats fields", stats.bytesSentWifi == 0, stats.toString());
         v.setConfig(20, 30, VoIPController.DATA_SAVING_NEVER, true, true, true, null, null, false);
-        v.setProxy("127.0.0.1", 1080, "u", "p"); // SOCKS5 not implemented: logged, not thrown
+        v.setProxy("127.0.0.1", 1080, "u", "p"); // SOCKS5 is accepted before start
         v.debugCtl(1, 1);
         v.setAudioOutputGainControlEnabled(true);
         v.setEchoCancellationStrength(1);

@@ -153,7 +153,7 @@ public class VoIPController {
         nativeSetEchoCancellationStrength(nativeInst, strength);
     }
 
-    /** SOCKS5 proxy (not implemented by tgvoip-rs: logged and ignored). */
+    /** SOCKS5 proxy with optional username/password; before start. */
     public void setProxy(String address, int port, String username, String password) {
         ensureNativeInstance();
         if (address == null) {
