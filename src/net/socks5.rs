@@ -228,61 +228,59 @@ impl Handshake {
     /// Feeds bytes received from the proxy.
     pub fn on_bytes(&mut self, data: &[u8]) -> Result<Step, Socks5Error> {
         self.buf.extend_from_slice(data);
-        loop {
-            match self.phase {
-                Phase::Method => {
-                    let Some(b) = self.buf.get(..2) else {
-                        return Ok(Step::NeedMore);
-                    };
-                    let (ver, method) = (b[0], b[1]);
-                    self.buf.drain(..2);
-                    if ver != 5 {
-                        return Err(Socks5Error::BadVersion(ver));
-                    }
-                    match method {
-                        0 => {
-                            self.phase = Phase::Reply;
-                            return Ok(Step::Send(command_request(self.cmd)));
-                        }
-                        2 if !self.user.is_empty() => {
-                            self.phase = Phase::Auth;
-                            return Ok(Step::Send(auth_request(&self.user, &self.pass)));
-                        }
-                        _ => return Err(Socks5Error::NoAcceptableMethod),
-                    }
+        match self.phase {
+            Phase::Method => {
+                let Some(b) = self.buf.get(..2) else {
+                    return Ok(Step::NeedMore);
+                };
+                let (ver, method) = (b[0], b[1]);
+                self.buf.drain(..2);
+                if ver != 5 {
+                    return Err(Socks5Error::BadVersion(ver));
                 }
-                Phase::Auth => {
-                    let Some(b) = self.buf.get(..2) else {
-                        return Ok(Step::NeedMore);
-                    };
-                    let ok = b[1] == 0;
-                    self.buf.drain(..2);
-                    if !ok {
-                        return Err(Socks5Error::AuthFailed);
+                match method {
+                    0 => {
+                        self.phase = Phase::Reply;
+                        Ok(Step::Send(command_request(self.cmd)))
                     }
-                    self.phase = Phase::Reply;
-                    return Ok(Step::Send(command_request(self.cmd)));
+                    2 if !self.user.is_empty() => {
+                        self.phase = Phase::Auth;
+                        Ok(Step::Send(auth_request(&self.user, &self.pass)))
+                    }
+                    _ => Err(Socks5Error::NoAcceptableMethod),
                 }
-                Phase::Reply => {
-                    let Some(b) = self.buf.get(..3) else {
-                        return Ok(Step::NeedMore);
-                    };
-                    if b[0] != 5 {
-                        return Err(Socks5Error::BadVersion(b[0]));
-                    }
-                    if b[1] != 0 {
-                        return Err(Socks5Error::CommandFailed(b[1]));
-                    }
-                    let Some((bound, n)) = parse_addr(&self.buf[3..])? else {
-                        return Ok(Step::NeedMore);
-                    };
-                    let rest = self.buf.split_off(3 + n);
-                    self.buf.clear();
-                    self.phase = Phase::Done;
-                    return Ok(Step::Done { bound, rest });
-                }
-                Phase::Done => return Err(Socks5Error::Malformed("handshake already done")),
             }
+            Phase::Auth => {
+                let Some(b) = self.buf.get(..2) else {
+                    return Ok(Step::NeedMore);
+                };
+                let ok = b[1] == 0;
+                self.buf.drain(..2);
+                if !ok {
+                    return Err(Socks5Error::AuthFailed);
+                }
+                self.phase = Phase::Reply;
+                Ok(Step::Send(command_request(self.cmd)))
+            }
+            Phase::Reply => {
+                let Some(b) = self.buf.get(..3) else {
+                    return Ok(Step::NeedMore);
+                };
+                if b[0] != 5 {
+                    return Err(Socks5Error::BadVersion(b[0]));
+                }
+                if b[1] != 0 {
+                    return Err(Socks5Error::CommandFailed(b[1]));
+                }
+                let Some((bound, n)) = parse_addr(&self.buf[3..])? else {
+                    return Ok(Step::NeedMore);
+                };
+                let rest = self.buf.split_off(3 + n);
+                self.buf.clear();
+                self.phase = Phase::Done;
+                Ok(Step::Done { bound, rest })
+            }
+            Phase::Done => Err(Socks5Error::Malformed("handshake already done")),
         }
     }
 }

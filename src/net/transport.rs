@@ -162,10 +162,7 @@ impl Transport {
         if let Some((from, packet)) = self.tcp_in.pop_front() {
             return Ok(Some(Incoming::Tcp { from, packet }));
         }
-        loop {
-            let Some((n, from)) = self.udp.try_recv(buf)? else {
-                break;
-            };
+        while let Some((n, from)) = self.udp.try_recv(buf)? {
             let Some(a) = self.assoc.as_ref() else {
                 return Ok(Some(Incoming::Datagram { len: n, from }));
             };
