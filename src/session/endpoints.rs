@@ -392,3 +392,50 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
         SocketAddr::V4(_) => addr,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn relay(id: i64, v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> Endpoint {
+        Endpoint {
+            id,
+            ipv4: v4,
+            ipv6: v6,
+            port: 533,
+            kind: EndpointType::UdpRelay,
+            peer_tag: [id as u8; 16],
+        }
+    }
+
+    #[test]
+    fn tcp_and_ipv6_copies_have_synthetic_ids_and_their_own_lookup() {
+        let v4 = Ipv4Addr::new(10, 0, 0, 1);
+        let v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+        let mut t =
+            EndpointTable::new(&[relay(7, Some(v4), Some(v6)), relay(8, Some(v4), None)]).unwrap();
+        assert_eq!(t.add_ipv6_copies(), 1);
+        assert_eq!(t.add_ipv6_copies(), 0, "once");
+        let c6 = t.index_of(7 ^ IPV6_COPY_XOR).unwrap();
+        let e = t.get(c6).unwrap();
+        assert_eq!(
+            (e.addr, e.kind, e.peer_tag),
+            (
+                SocketAddr::new(v6.into(), 533),
+                EndpointType::UdpRelay,
+                [7; 16]
+            )
+        );
+        assert_eq!(t.find(SocketAddr::new(v6.into(), 533)), Some(c6));
+        // TCP copies of every UDP relay (the IPv6 copy included); datagrams never match them.
+        assert_eq!(t.add_tcp_copies(), 3);
+        assert_eq!(t.add_tcp_copies(), 0, "once");
+        let tcp = t.index_of(7 ^ TCP_COPY_XOR).unwrap();
+        assert_eq!(t.get(tcp).unwrap().kind, EndpointType::TcpRelay);
+        let addr = SocketAddr::new(v4.into(), 533);
+        assert_eq!(t.find_tcp(addr), Some(tcp));
+        assert_eq!(t.find(addr), t.index_of(7));
+        assert_eq!(0x5443_5000_i64 << 32, TCP_COPY_XOR);
+    }
+}

@@ -195,3 +195,47 @@ def run_interop(relay, our_role, tmp_path):
 def test_interop_with_real_libtgvoip(relay_factory, tmp_path, our_role):
     relay = relay_factory("--profile", "wifi", "--seed", "3")
     run_interop(relay, our_role, tmp_path)
+
+
+def test_refusing_socks5_proxy_fails_the_call_with_error_proxy(relay_factory):
+    """A SOCKS5 proxy that rejects the username/password (a tiny RFC 1928/1929 server on
+    loopback): the call goes FAILED with CallError.PROXY through the C ABI, and the proxy saw
+    our credentials."""
+    import socket
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    seen = []
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            greeting = conn.recv(16)
+            seen.append(greeting)
+            conn.sendall(b"\x05\x02")              # username/password, please
+            auth = conn.recv(600)
+            seen.append(auth)
+            conn.sendall(b"\x01\x01")              # rejected
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    relay = relay_factory()
+    party = Party(sample(CALLER_SAMPLE))
+    controller = VoIPController()
+    controller.call_state_changed_handlers.append(party.on_state)
+    controller.set_encryption_key(KEY, True)
+    controller.set_remote_endpoints([Endpoint(1, relay.host, "", relay.port, CALLER_TAG)], False,
+                                    False, VoIPController.CONNECTION_MAX_LAYER)
+    controller.set_proxy("127.0.0.1", server.getsockname()[1], "alice", "wrong")
+    controller.start()
+    controller.connect()
+    try:
+        assert wait_for(lambda: CallState.FAILED in party.states, 10), party.states
+        assert controller.get_last_error() == tgvoip.CallError.PROXY
+    finally:
+        controller.stop()
+        server.close()
+    t.join(5)
+    assert seen[0] == b"\x05\x02\x00\x02", seen
+    assert seen[1] == b"\x01\x05alice\x05wrong", seen
