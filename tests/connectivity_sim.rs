@@ -509,3 +509,30 @@ fn few_self_info_answers_mean_bad_udp_then_tcp_only_after_ten_rounds() {
     assert!(*sim.obs[0].audio_at.last().unwrap() > sim.elapsed() - Duration::from_millis(200));
     assert_eq!(sim.s[0].udp_verdict(), UdpVerdict::Available);
 }
+
+#[test]
+fn a_proxy_without_udp_is_dropped_for_udp_before_the_tcp_fallback() {
+    // Side 1's datagrams go "through a proxy" that relays nothing: after the first test it
+    // asks to go direct and tests again; the second test (UDP still dead) moves it to TCP.
+    let mut sim = Sim::new(&[10], None, [false, false]);
+    sim.relays[0].udp_blocked = [false, true];
+    sim.s[1].set_udp_via_proxy(true);
+    for s in &mut sim.s {
+        s.connect(sim.now);
+    }
+    sim.flush();
+    sim.run_until(2.45);
+    assert!(!sim.s[1].take_proxy_udp_drop());
+    sim.run_until(2.55);
+    assert!(sim.s[1].take_proxy_udp_drop(), "proxy dropped for UDP");
+    assert!(!sim.s[1].take_proxy_udp_drop(), "reported once");
+    assert_eq!(sim.s[1].udp_verdict(), UdpVerdict::Unknown);
+    assert!(!sim.s[1].tcp_in_use());
+    sim.run_until(5.05);
+    assert_eq!(sim.s[1].udp_verdict(), UdpVerdict::NotAvailable);
+    assert!(sim.s[1].on_tcp_relay());
+    sim.run_until(9.0);
+    for s in &sim.s {
+        assert_eq!(s.state(), CallState::Established);
+    }
+}

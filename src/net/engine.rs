@@ -174,6 +174,7 @@ impl Engine {
             self.session
                 .fail_transport(crate::api::CallError::Proxy, e.to_string());
         }
+        self.session.set_udp_via_proxy(self.transport.udp_proxied());
         let start = Instant::now();
         self.session.connect(start);
         let mut st = LoopState {
@@ -253,6 +254,9 @@ impl Engine {
             if let Some(msg) = self.transport.take_proxy_failure() {
                 self.session
                     .fail_transport(crate::api::CallError::Proxy, msg);
+            }
+            if self.session.take_proxy_udp_drop() {
+                self.transport.drop_udp_proxy();
             }
             if !self.session.tcp_in_use() && self.transport.tcp_connections() > 0 {
                 self.transport.close_tcp();

@@ -93,6 +93,17 @@ impl Transport {
         }
     }
 
+    /// Whether datagrams go through the proxy's UDP association.
+    pub fn udp_proxied(&self) -> bool {
+        self.assoc.is_some()
+    }
+
+    /// Sends datagrams directly from now on (the proxy relays no UDP); TCP relays still use
+    /// the proxy.
+    pub fn drop_udp_proxy(&mut self) {
+        self.assoc = None;
+    }
+
     /// The proxy's refusal seen on a TCP relay connection, once.
     pub fn take_proxy_failure(&mut self) -> Option<String> {
         self.proxy_failure.take()

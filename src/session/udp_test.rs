@@ -41,6 +41,10 @@ pub(super) struct UdpTest {
     eval_at: Option<Instant>,
     udp_in_use: bool,
     tcp_in_use: bool,
+    /// Datagrams go through a SOCKS5 UDP association.
+    udp_via_proxy: bool,
+    /// The test found that the proxy carries no UDP: the network layer should go direct.
+    drop_proxy_udp: bool,
 }
 
 impl UdpTest {
@@ -51,6 +55,8 @@ impl UdpTest {
             eval_at: None,
             udp_in_use: true,
             tcp_in_use: endpoints.iter().any(|e| e.kind == EndpointType::TcpRelay),
+            udp_via_proxy: false,
+            drop_proxy_udp: false,
         }
     }
 
@@ -124,6 +130,19 @@ impl Session {
         self.udp_test.udp_in_use
     }
 
+    /// Tells the session that datagrams go through a SOCKS5 UDP association: if no relay
+    /// answers through it, [`take_proxy_udp_drop`](Self::take_proxy_udp_drop) turns true and the
+    /// test restarts (wire.md 2.7, 7.3).
+    pub fn set_udp_via_proxy(&mut self, on: bool) {
+        self.udp_test.udp_via_proxy = on;
+    }
+
+    /// True once when the network layer should stop sending UDP through the proxy and go
+    /// direct (the proxy carried no self-info answer).
+    pub fn take_proxy_udp_drop(&mut self) -> bool {
+        std::mem::take(&mut self.udp_test.drop_proxy_udp)
+    }
+
     /// Whether the current endpoint is a TCP relay.
     pub fn on_tcp_relay(&self) -> bool {
         self.endpoints
@@ -151,6 +170,13 @@ impl Session {
         } else {
             f64::from(answers.iter().sum::<u32>()) / answers.len() as f64
         };
+        if self.udp_test.udp_via_proxy && avg == 0.0 {
+            // The proxy relays no UDP: go direct and test again.
+            self.udp_test.udp_via_proxy = false;
+            self.udp_test.drop_proxy_udp = true;
+            self.restart_udp_test(now);
+            return;
+        }
         if !self.cfg.tunables.use_tcp {
             self.udp_test.verdict = UdpVerdict::NotAvailable;
             return;
