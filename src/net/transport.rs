@@ -14,6 +14,10 @@ use super::socks5;
 use super::tcp_relay::{TcpRelayConn, TcpRelayError};
 use super::udp::UdpTransport;
 
+/// After a TCP relay connection fails, packets for that relay are dropped for this long before
+/// a new connection is tried (no reconnect storm at the packet rate).
+const RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
+
 /// Something received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
@@ -42,6 +46,8 @@ pub struct TransportStats {
 pub struct Transport {
     udp: UdpTransport,
     tcp: Vec<(SocketAddr, TcpRelayConn)>,
+    /// When the last connection to each TCP relay failed.
+    tcp_failed: Vec<(SocketAddr, Instant)>,
     proxy: Option<ProxyConfig>,
     assoc: Option<UdpAssociation>,
     tcp_in: VecDeque<(SocketAddr, Vec<u8>)>,
@@ -57,6 +63,7 @@ impl Transport {
         Transport {
             udp,
             tcp: Vec::new(),
+            tcp_failed: Vec::new(),
             proxy: None,
             assoc: None,
             tcp_in: VecDeque::new(),
@@ -152,6 +159,12 @@ impl Transport {
                 let i = match self.tcp.iter().position(|(a, _)| *a == to) {
                     Some(i) => i,
                     None => {
+                        let recent_failure = self.tcp_failed.iter().any(|(a, t)| {
+                            *a == to && now.saturating_duration_since(*t) < RECONNECT_BACKOFF
+                        });
+                        if recent_failure {
+                            return Err(io::ErrorKind::NotConnected.into());
+                        }
                         let conn = TcpRelayConn::open(to, self.proxy.as_ref(), now)?;
                         self.stats.tcp_connects += 1;
                         self.tcp.push((to, conn));
@@ -214,6 +227,8 @@ impl Transport {
                         self.proxy_failure = Some(p.to_string());
                     }
                     self.stats.tcp_failures += 1;
+                    self.tcp_failed.retain(|(a, _)| *a != addr);
+                    self.tcp_failed.push((addr, now));
                     self.tcp.remove(i);
                 }
             }
@@ -256,5 +271,73 @@ impl Transport {
             return Err(err);
         }
         Ok(rc > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{IpAddr, Ipv4Addr, TcpListener};
+
+    use crate::wire::tcp::TcpObfuscation;
+
+    /// Polls the transport until a TCP packet arrives (or 2 s pass).
+    fn next_tcp(t: &mut Transport) -> Option<(SocketAddr, Vec<u8>)> {
+        let mut buf = [0u8; 1500];
+        let end = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < end {
+            let _ = t.wait(Duration::from_millis(20));
+            if let Ok(Some(Incoming::Tcp { from, packet })) = t.try_recv(Instant::now(), &mut buf) {
+                return Some((from, packet));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn tcp_relay_round_trip_then_backoff_after_the_relay_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let relay = listener.local_addr().unwrap();
+        let udp = UdpTransport::open(Some(IpAddr::V4(Ipv4Addr::LOCALHOST))).unwrap();
+        let mut t = Transport::new(udp);
+        t.send(Instant::now(), Via::Tcp, relay, &[7u8; 64]).unwrap();
+        assert_eq!(t.tcp_connections(), 1);
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        // Drive the client's writes while the relay end reads header + one frame.
+        let mut got = Vec::new();
+        let end = Instant::now() + Duration::from_secs(2);
+        while got.len() < 64 + 1 + 64 && Instant::now() < end {
+            let _ = t.try_recv(Instant::now(), &mut [0u8; 1500]);
+            let mut b = [0u8; 256];
+            if let Ok(n) = conn.read(&mut b) {
+                got.extend_from_slice(&b[..n]);
+            }
+        }
+        let header: [u8; 64] = got[..64].try_into().unwrap();
+        let mut relay_side = TcpObfuscation::relay_side_from_header(&header).unwrap();
+        assert_eq!(relay_side.decode(&got[64..]).unwrap(), vec![vec![7u8; 64]]);
+        let mut reply = Vec::new();
+        relay_side.encode_frame(&[9u8; 32], &mut reply);
+        conn.write_all(&reply).unwrap();
+        assert_eq!(next_tcp(&mut t), Some((relay, vec![9u8; 32])));
+        assert_eq!(t.stats().tcp_packets_in, 1);
+        // The relay goes away: the connection fails, and for a while no new one is tried.
+        drop(conn);
+        drop(listener);
+        let end = Instant::now() + Duration::from_secs(2);
+        while t.tcp_connections() > 0 && Instant::now() < end {
+            let _ = t.wait(Duration::from_millis(10));
+            let _ = t.try_recv(Instant::now(), &mut [0u8; 1500]);
+        }
+        assert_eq!(t.tcp_connections(), 0);
+        assert_eq!(t.stats().tcp_failures, 1);
+        assert!(t.send(Instant::now(), Via::Tcp, relay, &[7u8; 64]).is_err());
+        assert_eq!(t.stats().tcp_connects, 1);
+        let later = Instant::now() + RECONNECT_BACKOFF;
+        assert!(t.send(later, Via::Tcp, relay, &[7u8; 64]).is_ok());
+        assert_eq!(t.stats().tcp_connects, 2);
     }
 }
