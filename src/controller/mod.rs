@@ -1,6 +1,13 @@
 //! The call controller: the protocol-agnostic public API that applications (and the C ABI) use.
 //! It collects the call setup, then runs three threads per call: the engine (network, session,
-//! media), the real-time audio thread, and a callback thread for state and signal-bar callbacks.
+//! media), the real-time audio thread, and a callback thread for state, signal-bar and
+//! signaling callbacks.
+//!
+//! Two engines sit behind it, chosen at [`Controller::start`] by the protocol version the server
+//! chose ([`Controller::set_protocol_version`]): libtgvoip 2.4.4 (the default; relays from
+//! [`Controller::set_remote_endpoints`]) and tgcalls 8.0.0 / 9.0.0 (signaling through the app
+//! with [`Controller::set_signaling_callback`] and [`Controller::receive_signaling_data`], media
+//! over ICE/DTLS-SRTP).
 
 mod debug;
 
@@ -11,13 +18,17 @@ use std::thread::{JoinHandle, ThreadId};
 
 use crossbeam_channel::{unbounded, Sender};
 
-use crate::api::{CallError, CallState, Config, Endpoint, NetworkType, TrafficStats};
+use crate::api::{
+    CallError, CallState, Config, Endpoint, NetworkType, TrafficStats, WebrtcEndpoint,
+};
 use crate::audio::{chunk_ring, AudioIo, AudioShared, AudioThread};
 use crate::media::opus::Bandwidth;
 use crate::media::{AudioReceiver, AudioSender, BitrateController, BitrateLimits, SenderSettings};
 use crate::net::engine::{Command, Engine, EngineShared, Notice, PreprocessedSink, Snapshot};
+use crate::net::tgcalls_engine::{self, TgcallsCommand, TgcallsEngine, TgcallsShared};
 use crate::net::UdpTransport;
 use crate::server_config::ServerConfig;
+use crate::session::tgcalls::{Protocol, TgcallsCall, SUPPORTED_VERSIONS};
 use crate::session::{Session, SessionConfig, SessionTunables};
 use crate::sync::Mutex;
 
@@ -63,6 +74,12 @@ impl From<std::io::Error> for ControllerError {
 pub type StateCallback = Box<dyn FnMut(CallState) + Send>;
 /// Called when the signal-bar count (0..=4) changes, on the callback thread.
 pub type SignalBarsCallback = Box<dyn FnMut(i32) + Send>;
+/// Called with each signaling byte string to send to the peer with `phone.sendSignalingData`
+/// (tgcalls calls only), on the callback thread.
+pub type SignalingCallback = Box<dyn FnMut(&[u8]) + Send>;
+
+/// Signaling bytes kept before the call runs are capped at this many bytes.
+const MAX_EARLY_SIGNALING: usize = 4 * 1024 * 1024;
 
 /// Call setup collected before [`Controller::connect`].
 #[derive(Default)]
@@ -80,13 +97,51 @@ struct Setup {
     on_signal_bars: Option<SignalBarsCallback>,
     bind_ip: Option<IpAddr>,
     transport: Option<UdpTransport>,
+    /// The negotiated protocol (2.4.4 unless set).
+    protocol: Option<(String, Protocol)>,
+    webrtc_endpoints: Vec<WebrtcEndpoint>,
+    on_signaling: Option<SignalingCallback>,
+    /// Signaling received before the engine runs, in order.
+    early_signaling: Vec<Vec<u8>>,
+    early_signaling_bytes: usize,
+    /// The tgcalls engine's sockets, opened at start.
+    tg_sockets: Option<Vec<(std::net::UdpSocket, std::net::SocketAddr)>>,
     started: bool,
     stopped: bool,
 }
 
+/// The command queue of whichever engine runs the call.
+enum EngineCommands {
+    Legacy(Sender<Command>),
+    Tgcalls(Sender<TgcallsCommand>),
+}
+
+impl EngineCommands {
+    fn send(&self, cmd: Command) {
+        match self {
+            EngineCommands::Legacy(s) => {
+                let _ = s.send(cmd);
+            }
+            EngineCommands::Tgcalls(s) => {
+                let _ = s.send(match cmd {
+                    Command::SetMicMute(m) => TgcallsCommand::SetMicMute(m),
+                    Command::SetNetwork {
+                        network,
+                        data_saving,
+                    } => TgcallsCommand::SetNetwork {
+                        network,
+                        data_saving,
+                    },
+                    Command::Stop => TgcallsCommand::Stop,
+                });
+            }
+        }
+    }
+}
+
 /// Threads of a connected call.
 struct Running {
-    commands: Sender<Command>,
+    commands: EngineCommands,
     engine: JoinHandle<()>,
     audio: Option<AudioThread>,
     callbacks: JoinHandle<()>,
@@ -98,6 +153,7 @@ pub struct Controller {
     setup: Mutex<Setup>,
     running: Mutex<Option<Running>>,
     shared: Arc<EngineShared>,
+    tg_shared: Arc<TgcallsShared>,
     audio_shared: Arc<AudioShared>,
 }
 
@@ -117,6 +173,7 @@ impl Controller {
             }),
             running: Mutex::new(None),
             shared: Arc::new(EngineShared::default()),
+            tg_shared: Arc::new(TgcallsShared::default()),
             audio_shared: Arc::new(AudioShared::default()),
         }
     }
@@ -129,6 +186,128 @@ impl Controller {
     /// The connection max layer to advertise in `phoneCallProtocol` (92).
     pub fn connection_max_layer() -> i32 {
         crate::wire::CONNECTION_MAX_LAYER
+    }
+
+    /// Protocol versions this library speaks, best first, for `phoneCallProtocol.
+    /// library_versions`: "9.0.0", "8.0.0" (tgcalls) and "2.4.4" (libtgvoip).
+    pub fn supported_versions() -> &'static [&'static str] {
+        SUPPORTED_VERSIONS
+    }
+
+    /// Sets the protocol version the server chose (`phoneCall.protocol.library_versions[0]`):
+    /// "9.0.0" or "8.0.0" run a tgcalls call, "2.4.4" a libtgvoip one (the default when never
+    /// called). Call before [`start`](Self::start).
+    pub fn set_protocol_version(&self, version: &str) -> Result<(), ControllerError> {
+        let protocol = Protocol::from_version(version).ok_or(ControllerError::InvalidArgument(
+            "unsupported protocol version",
+        ))?;
+        let mut s = self.setup.lock();
+        if s.started {
+            return Err(ControllerError::InvalidState(
+                "the protocol must be set before start()",
+            ));
+        }
+        s.protocol = Some((version.trim().to_owned(), protocol));
+        Ok(())
+    }
+
+    /// The protocol version in use ("2.4.4" unless [`set_protocol_version`](Self::set_protocol_version)
+    /// chose another).
+    pub fn protocol_version(&self) -> String {
+        self.setup
+            .lock()
+            .protocol
+            .as_ref()
+            .map_or_else(|| LIBTGVOIP_VERSION.to_owned(), |(v, _)| v.clone())
+    }
+
+    /// Sets the `phoneConnectionWebrtc` servers of a tgcalls call (STUN/TURN flags, TURN username
+    /// and password). An empty list is allowed: the call then uses direct (P2P) paths only.
+    /// Ignored by 2.4.4 calls. TURN relaying is not implemented yet: the servers are kept for it.
+    pub fn set_webrtc_endpoints(
+        &self,
+        endpoints: Vec<WebrtcEndpoint>,
+    ) -> Result<(), ControllerError> {
+        if endpoints
+            .iter()
+            .any(|e| e.ipv4.is_none() && e.ipv6.is_none())
+        {
+            return Err(ControllerError::InvalidArgument(
+                "a WebRTC endpoint has no address",
+            ));
+        }
+        if endpoints.iter().any(|e| e.port == 0) {
+            return Err(ControllerError::InvalidArgument(
+                "a WebRTC endpoint has port 0",
+            ));
+        }
+        self.setup.lock().webrtc_endpoints = endpoints;
+        Ok(())
+    }
+
+    /// Installs the callback that receives outgoing signaling (tgcalls calls): each byte string
+    /// must be sent to the peer with `phone.sendSignalingData`. Runs on the callback thread,
+    /// never on the audio thread. Set before [`connect`](Self::connect).
+    pub fn set_signaling_callback(&self, callback: SignalingCallback) {
+        self.setup.lock().on_signaling = Some(callback);
+    }
+
+    /// Feeds signaling bytes from the peer (`updatePhoneCallSignalingData.data`) to a tgcalls
+    /// call. Works at any time before [`stop`](Self::stop): bytes that arrive before the call
+    /// runs are kept (up to 4 MiB) and processed in order when it starts.
+    pub fn receive_signaling_data(&self, data: &[u8]) -> Result<(), ControllerError> {
+        if data.is_empty() {
+            return Err(ControllerError::InvalidArgument("empty signaling data"));
+        }
+        if let Some(r) = self.running.lock().as_ref() {
+            return match &r.commands {
+                EngineCommands::Tgcalls(tx) => {
+                    let _ = tx.send(TgcallsCommand::Signaling(data.to_vec()));
+                    Ok(())
+                }
+                EngineCommands::Legacy(_) => Err(ControllerError::InvalidState(
+                    "signaling data is for tgcalls calls; this call runs 2.4.4",
+                )),
+            };
+        }
+        let mut s = self.setup.lock();
+        if s.stopped {
+            return Err(ControllerError::InvalidState("the call was stopped"));
+        }
+        s.early_signaling_bytes += data.len();
+        s.early_signaling.push(data.to_vec());
+        while s.early_signaling_bytes > MAX_EARLY_SIGNALING && !s.early_signaling.is_empty() {
+            let old = s.early_signaling.remove(0);
+            s.early_signaling_bytes -= old.len();
+        }
+        Ok(())
+    }
+
+    /// The peer's microphone mute flag from its last `MediaState` (tgcalls calls), or `None`
+    /// before one arrived.
+    pub fn remote_mic_muted(&self) -> Option<bool> {
+        let t = &self.tg_shared;
+        t.remote_media_state_seen
+            .load(Ordering::Acquire)
+            .then(|| t.remote_muted.load(Ordering::Acquire))
+    }
+
+    /// Milliseconds from `connect` to the media transport being connected (tgcalls calls: ICE
+    /// and DTLS), or `None` before that.
+    pub fn media_connect_time_ms(&self) -> Option<u64> {
+        match self.tg_shared.connect_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(ms),
+        }
+    }
+
+    /// RTP audio packets sent and received (tgcalls calls).
+    pub fn rtp_packet_counts(&self) -> (u64, u64) {
+        let t = &self.tg_shared;
+        (
+            t.packets_sent.load(Ordering::Acquire),
+            t.packets_received.load(Ordering::Acquire),
+        )
     }
 
     /// Sets timeouts, data saving and DSP flags.
@@ -222,6 +401,24 @@ impl Controller {
         if s.started {
             return Err(ControllerError::InvalidState("already started"));
         }
+        if matches!(s.protocol, Some((_, Protocol::TgcallsV2))) {
+            let ips = match s.bind_ip {
+                Some(ip) => vec![ip],
+                None => crate::net::ifaddr::interface_addrs(),
+            };
+            let sockets = tgcalls_engine::open_sockets(&ips);
+            if sockets.is_empty() {
+                drop(s);
+                self.fail_without_engine();
+                return Err(ControllerError::Io(std::io::Error::new(
+                    std::io::ErrorKind::AddrNotAvailable,
+                    "no non-loopback interface address to bind a socket to",
+                )));
+            }
+            s.tg_sockets = Some(sockets);
+            s.started = true;
+            return Ok(());
+        }
         match UdpTransport::open(s.bind_ip) {
             Ok(t) => {
                 s.transport = Some(t);
@@ -251,6 +448,11 @@ impl Controller {
         let (key, is_outgoing) = s
             .key
             .ok_or(ControllerError::InvalidState("no encryption key set"))?;
+        if matches!(s.protocol, Some((_, Protocol::TgcallsV2))) {
+            let r = self.connect_tgcalls(&mut s, key, is_outgoing)?;
+            *running = Some(r);
+            return Ok(());
+        }
         if s.endpoints.is_empty() {
             return Err(ControllerError::InvalidState("no remote endpoints set"));
         }
@@ -293,26 +495,8 @@ impl Controller {
         let (cmd_tx, cmd_rx) = unbounded();
         let (notice_tx, notice_rx) = unbounded::<Notice>();
 
-        let mut on_state = s.on_state.take();
-        let mut on_bars = s.on_signal_bars.take();
-        let callbacks = std::thread::Builder::new()
-            .name("tgvoip-callbacks".into())
-            .spawn(move || {
-                for notice in notice_rx {
-                    match notice {
-                        Notice::State(state) => {
-                            if let Some(cb) = on_state.as_mut() {
-                                cb(state);
-                            }
-                        }
-                        Notice::SignalBars(bars) => {
-                            if let Some(cb) = on_bars.as_mut() {
-                                cb(bars);
-                            }
-                        }
-                    }
-                }
-            })?;
+        let (_sig_tx, sig_rx) = unbounded::<Vec<u8>>();
+        let callbacks = spawn_callbacks(&mut s, notice_rx, sig_rx)?;
         let callback_thread = callbacks.thread().id();
 
         let mut session = session;
@@ -350,13 +534,89 @@ impl Controller {
         let io = s.audio_io.take().unwrap_or_else(|| Box::new(SilentIo));
         let audio = AudioThread::spawn(io, cap_tx, play_rx, self.audio_shared.clone())?;
         *running = Some(Running {
-            commands: cmd_tx,
+            commands: EngineCommands::Legacy(cmd_tx),
             engine,
             audio: Some(audio),
             callbacks,
             callback_thread,
         });
         Ok(())
+    }
+
+    /// Builds and spawns the tgcalls engine, the audio thread and the callback thread.
+    fn connect_tgcalls(
+        &self,
+        s: &mut Setup,
+        key: [u8; 256],
+        is_outgoing: bool,
+    ) -> Result<Running, ControllerError> {
+        let sockets = s
+            .tg_sockets
+            .take()
+            .ok_or(ControllerError::InvalidState("sockets already used"))?;
+        let server = ServerConfig::current();
+        let data_saving = s.config.data_saving.active_on(s.network);
+        let limits_server = server.clone();
+        let limits = move |net: NetworkType, saving: bool| {
+            tgcalls_bitrate_limits(bitrate_limits(net, saving, &limits_server))
+        };
+        let initial = limits(s.network, data_saving);
+        let sender = AudioSender::new(SenderSettings {
+            bitrate: initial.initial,
+            inband_fec: true,
+            expected_loss_perc: 5,
+            redundancy_level: 0,
+            bandwidth: Bandwidth::Full,
+        })
+        .map_err(|_| ControllerError::InvalidState("the Opus encoder could not be created"))?;
+        let receiver = AudioReceiver::new(1)
+            .map_err(|_| ControllerError::InvalidState("the Opus decoder could not be created"))?;
+        let now = std::time::Instant::now();
+        let mut call = TgcallsCall::new(&key, is_outgoing, now);
+        for data in std::mem::take(&mut s.early_signaling) {
+            call.handle_signaling(now, &data);
+        }
+        s.early_signaling_bytes = 0;
+
+        let (cap_tx, cap_rx) = chunk_ring(CAPTURE_RING_CHUNKS);
+        let (play_tx, play_rx) = chunk_ring(PLAYBACK_RING_CHUNKS);
+        let (cmd_tx, cmd_rx) = unbounded();
+        let (notice_tx, notice_rx) = unbounded::<Notice>();
+        let (sig_tx, sig_rx) = unbounded::<Vec<u8>>();
+        let callbacks = spawn_callbacks(s, notice_rx, sig_rx)?;
+        let callback_thread = callbacks.thread().id();
+        let engine = TgcallsEngine {
+            call,
+            sockets,
+            capture: cap_rx,
+            playback: play_tx,
+            playback_capacity: PLAYBACK_RING_CHUNKS,
+            sender,
+            receiver,
+            bitrate: BitrateController::new(initial),
+            limits: Box::new(limits),
+            network: s.network,
+            data_saving,
+            commands: cmd_rx,
+            notices: notice_tx,
+            signaling_out: sig_tx,
+            shared: self.shared.clone(),
+            tg_shared: self.tg_shared.clone(),
+            preprocessed: s.preprocessed.take(),
+            mic_muted: s.mic_muted,
+        };
+        let engine = std::thread::Builder::new()
+            .name("tgvoip-tgcalls".into())
+            .spawn(move || engine.run())?;
+        let io = s.audio_io.take().unwrap_or_else(|| Box::new(SilentIo));
+        let audio = AudioThread::spawn(io, cap_tx, play_rx, self.audio_shared.clone())?;
+        Ok(Running {
+            commands: EngineCommands::Tgcalls(cmd_tx),
+            engine,
+            audio: Some(audio),
+            callbacks,
+            callback_thread,
+        })
     }
 
     /// Ends the call: stops the threads; no callback runs after this returns. Idempotent.
@@ -378,7 +638,7 @@ impl Controller {
             if let Some(audio) = r.audio.take() {
                 audio.stop();
             }
-            let _ = r.commands.send(Command::Stop);
+            r.commands.send(Command::Stop);
             let _ = r.engine.join();
             drop(r.commands);
             let _ = r.callbacks.join();
@@ -450,7 +710,7 @@ impl Controller {
 
     fn send(&self, cmd: Command) {
         if let Some(r) = self.running.lock().as_ref() {
-            let _ = r.commands.send(cmd);
+            r.commands.send(cmd);
         }
     }
 
@@ -472,6 +732,61 @@ impl Drop for Controller {
     fn drop(&mut self) {
         let _ = self.stop();
     }
+}
+
+/// Spawns the callback thread: state and signal-bar notices from the engine, and outgoing
+/// signaling, until both queues are closed by the engine's exit.
+fn spawn_callbacks(
+    s: &mut Setup,
+    notice_rx: crossbeam_channel::Receiver<Notice>,
+    sig_rx: crossbeam_channel::Receiver<Vec<u8>>,
+) -> std::io::Result<JoinHandle<()>> {
+    let mut on_state = s.on_state.take();
+    let mut on_bars = s.on_signal_bars.take();
+    let mut on_signaling = s.on_signaling.take();
+    std::thread::Builder::new()
+        .name("tgvoip-callbacks".into())
+        .spawn(move || {
+            let mut notices = Some(notice_rx);
+            let mut signaling = Some(sig_rx);
+            let never_n = crossbeam_channel::never::<Notice>();
+            let never_s = crossbeam_channel::never::<Vec<u8>>();
+            while notices.is_some() || signaling.is_some() {
+                crossbeam_channel::select! {
+                    recv(notices.as_ref().unwrap_or(&never_n)) -> m => match m {
+                        Ok(Notice::State(state)) => {
+                            if let Some(cb) = on_state.as_mut() {
+                                cb(state);
+                            }
+                        }
+                        Ok(Notice::SignalBars(bars)) => {
+                            if let Some(cb) = on_bars.as_mut() {
+                                cb(bars);
+                            }
+                        }
+                        Err(_) => notices = None,
+                    },
+                    recv(signaling.as_ref().unwrap_or(&never_s)) -> m => match m {
+                        Ok(data) => {
+                            if let Some(cb) = on_signaling.as_mut() {
+                                cb(&data);
+                            }
+                        }
+                        Err(_) => signaling = None,
+                    },
+                }
+            }
+        })
+}
+
+/// Bitrate limits of a tgcalls call: the 2.4.4 limits, with the ceiling raised to what tgcalls
+/// peers send (32 kbit/s) unless data saving or a slow network capped it lower.
+fn tgcalls_bitrate_limits(mut l: BitrateLimits) -> BitrateLimits {
+    if l.max >= 20000 {
+        l.max = 32000;
+        l.initial = l.initial.max(24000).min(l.max);
+    }
+    l
 }
 
 /// Audio I/O used when the application installed none: silence in, output discarded.

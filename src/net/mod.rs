@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod ifaddr;
+pub mod tgcalls_engine;
 pub mod udp;
 
 pub use udp::UdpTransport;

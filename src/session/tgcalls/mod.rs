@@ -15,6 +15,7 @@
 //! `InitialSetup` has been delivered. Signaling fed before [`SignalingSession::start`] is kept and
 //! processed at start.
 
+mod call;
 mod channel;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -25,6 +26,10 @@ use crate::wire::tgcalls::{
     NegotiateChannels, PayloadType, RtcpFeedback, RtpExtension,
 };
 
+pub use call::{
+    CallEvent, CallStats, CallTransmit, TgcallsCall, CONNECT_TIMEOUT, DATA_CHANNEL_LABEL,
+    RECONNECT_TIMEOUT,
+};
 pub use channel::{
     ChannelEvent, ChannelStats, SendError, SignalingChannel, ACK_DELAY, MAX_UNACKED, REPLAY_WINDOW,
     RESEND_ATTACH_AFTER, RESEND_FORCE_AFTER,

@@ -1,0 +1,268 @@
+//! Two of our tgcalls 9.0.0 call sides (signaling + ICE/DTLS-SRTP/RTP/SCTP through str0m) in
+//! simulated time, without sockets: they connect, exchange Opus over RTP in both directions
+//! and the mute flag over the data channel, with and without packet loss.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tgvoip::media::{AudioSender, SenderSettings};
+use tgvoip::session::tgcalls::{CallEvent, TgcallsCall};
+use tgvoip::CallState;
+
+struct Side {
+    call: TgcallsCall,
+    addr: SocketAddr,
+    states: Vec<CallState>,
+    frames: Vec<(u32, Vec<u8>)>,
+    remote_muted: Vec<bool>,
+}
+
+impl Side {
+    fn new(key: &[u8; 256], caller: bool, addr: &str, now: Instant) -> Side {
+        let addr: SocketAddr = addr.parse().unwrap();
+        let mut call = TgcallsCall::new(key, caller, now);
+        assert!(call.add_host_candidate(addr));
+        Side {
+            call,
+            addr,
+            states: Vec::new(),
+            frames: Vec::new(),
+            remote_muted: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(ev) = self.call.poll_event() {
+            match ev {
+                CallEvent::State(s) => self.states.push(s),
+                CallEvent::AudioFrame { pts_ms, data } => self.frames.push((pts_ms, data)),
+                CallEvent::RemoteMediaState(m) => self.remote_muted.push(m.muted),
+                CallEvent::Log(_) => {}
+            }
+        }
+    }
+}
+
+/// A tiny deterministic network: per-direction queue with fixed delay and seeded loss.
+struct Net {
+    queue: VecDeque<(Instant, bool, SocketAddr, SocketAddr, Vec<u8>)>,
+    signaling: VecDeque<(Instant, bool, Vec<u8>)>,
+    loss: f64,
+    rng: u64,
+    delay: Duration,
+}
+
+impl Net {
+    fn lost(&mut self) -> bool {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng % 10_000) as f64 / 10_000.0 < self.loss
+    }
+}
+
+fn opus_frames(n: usize) -> Vec<Vec<u8>> {
+    let mut enc = AudioSender::new(SenderSettings {
+        bitrate: 24000,
+        inband_fec: true,
+        expected_loss_perc: 5,
+        redundancy_level: 0,
+        bandwidth: tgvoip::media::opus::Bandwidth::Full,
+    })
+    .unwrap();
+    let mut out = Vec::new();
+    let mut t = 0f64;
+    while out.len() < n {
+        let chunk: Vec<i16> = (0..960)
+            .map(|_| {
+                t += 1.0;
+                ((t * 2.0 * std::f64::consts::PI * 440.0 / 48000.0).sin() * 8000.0) as i16
+            })
+            .collect();
+        if let Some(f) = enc.push_chunk(&chunk).unwrap() {
+            out.push(f.primary.clone());
+        }
+    }
+    out
+}
+
+/// Runs both sides for `secs` of simulated time, sending one frame every 60 ms from each once
+/// it can, and muting the caller at `mute_at`. Returns (caller, callee).
+fn run(loss: f64, seed: u64, secs: u64, mute_at: Option<Duration>) -> (Side, Side) {
+    let key = [7u8; 256];
+    let t0 = Instant::now();
+    let mut a = Side::new(&key, true, "10.0.0.1:4000", t0);
+    let mut b = Side::new(&key, false, "10.0.0.2:5000", t0);
+    let mut net = Net {
+        queue: VecDeque::new(),
+        signaling: VecDeque::new(),
+        loss,
+        rng: seed | 1,
+        delay: Duration::from_millis(20),
+    };
+    a.call.start(t0);
+    // The callee starts a little later; its early signaling is kept.
+    let b_start = t0 + Duration::from_millis(300);
+    let frames = opus_frames(4);
+    let mut next_frame = t0;
+    let mut now = t0;
+    let end = t0 + Duration::from_secs(secs);
+    let mut muted = false;
+    while now < end {
+        if now >= b_start {
+            b.call.start(b_start);
+        }
+        // Deliver due datagrams and signaling.
+        while let Some(pos) = net.queue.iter().position(|q| q.0 <= now) {
+            let (_, to_b, from, to, data) = net.queue.remove(pos).unwrap();
+            let side = if to_b { &mut b } else { &mut a };
+            if side.addr == to {
+                side.call.handle_datagram(now, from, to, &data);
+            }
+        }
+        while let Some(pos) = net.signaling.iter().position(|q| q.0 <= now) {
+            let (_, to_b, data) = net.signaling.remove(pos).unwrap();
+            let side = if to_b { &mut b } else { &mut a };
+            side.call.handle_signaling(now, &data);
+        }
+        if let Some(m) = mute_at {
+            if !muted && now >= t0 + m {
+                muted = true;
+                a.call.set_muted(now, true);
+            }
+        }
+        if now >= next_frame {
+            for (i, s) in [&mut a, &mut b].into_iter().enumerate() {
+                if s.call.can_send_audio() {
+                    s.call.send_audio(now, &frames[i % frames.len()]);
+                }
+            }
+            next_frame = now + Duration::from_millis(60);
+        }
+        for (to_b, s) in [(true, &mut a), (false, &mut b)] {
+            s.call.handle_timeout(now);
+            while let Some(t) = s.call.poll_transmit() {
+                assert_eq!(t.source, s.addr);
+                if !net.lost() {
+                    net.queue
+                        .push_back((now + net.delay, to_b, t.source, t.destination, t.data));
+                }
+            }
+            while let Some(d) = s.call.poll_signaling(now) {
+                net.signaling
+                    .push_back((now + Duration::from_millis(50), to_b, d));
+            }
+            s.drain();
+        }
+        now += Duration::from_millis(5);
+    }
+    (a, b)
+}
+
+#[test]
+fn two_sides_connect_and_exchange_audio() {
+    let (a, b) = run(0.0, 1, 6, Some(Duration::from_secs(4)));
+    for s in [&a, &b] {
+        assert_eq!(
+            s.states.first(),
+            Some(&CallState::WaitInitAck),
+            "{:?}",
+            s.states
+        );
+        assert!(s.states.contains(&CallState::Established), "{:?}", s.states);
+        assert!(!s.states.contains(&CallState::Failed));
+        assert!(s.call.data_channel_open());
+        let ct = s.call.stats().connect_time.expect("connected");
+        assert!(ct < Duration::from_secs(2), "connect took {ct:?}");
+    }
+    // Audio both ways, in order, on the 60 ms grid, with the caller's stopping at the mute.
+    for (s, min) in [(&a, 50), (&b, 40)] {
+        assert!(s.frames.len() >= min, "{} frames", s.frames.len());
+        for w in s.frames.windows(2) {
+            assert_eq!(w[1].0.wrapping_sub(w[0].0), 60, "pts step");
+        }
+    }
+    let b_frames_before = b.frames.len();
+    assert!(
+        b_frames_before < a.frames.len(),
+        "the muted caller kept sending"
+    );
+    // The callee saw the caller's MediaState: unmuted on open, then muted.
+    assert_eq!(b.remote_muted.first(), Some(&false));
+    assert_eq!(b.remote_muted.last(), Some(&true));
+    assert_eq!(a.remote_muted.last(), Some(&false));
+}
+
+#[test]
+fn connects_and_carries_audio_with_loss() {
+    for seed in 1..=5 {
+        let (a, b) = run(0.15, seed, 8, None);
+        for s in [&a, &b] {
+            assert!(
+                s.states.contains(&CallState::Established),
+                "seed {seed}: {:?}",
+                s.states
+            );
+            // 15 % loss: most of ~100 frames arrive.
+            assert!(
+                s.frames.len() > 60,
+                "seed {seed}: {} frames",
+                s.frames.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn garbage_datagrams_are_counted_not_fatal() {
+    let key = [1u8; 256];
+    let now = Instant::now();
+    let mut c = TgcallsCall::new(&key, true, now);
+    c.add_host_candidate("10.0.0.1:1".parse().unwrap());
+    c.start(now);
+    let from: SocketAddr = "10.0.0.9:9".parse().unwrap();
+    let to: SocketAddr = "10.0.0.1:1".parse().unwrap();
+    let mut seed = 5u64;
+    for i in 0..2000usize {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let len = (seed >> 33) as usize % 300;
+        let mut d: Vec<u8> = (0..len).map(|j| (seed >> (j % 56)) as u8).collect();
+        if let Some(b) = d.first_mut() {
+            // Walk the demultiplexing ranges: STUN (0-3), DTLS (20-63), RTP/RTCP (128-191).
+            *b = [0u8, 1, 22, 23, 128, 144, 200, 255][i % 8];
+        }
+        c.handle_datagram(now, from, to, &d);
+        c.handle_timeout(now);
+    }
+    assert!(c.stats().datagrams_rejected > 0);
+    assert_ne!(c.state(), CallState::Established);
+}
+
+#[test]
+fn fails_after_connect_timeout_without_peer() {
+    let key = [2u8; 256];
+    let t0 = Instant::now();
+    let mut c = TgcallsCall::new(&key, false, t0);
+    c.add_host_candidate("10.0.0.1:1".parse().unwrap());
+    c.start(t0);
+    let mut now = t0;
+    let mut failed_at = None;
+    while now < t0 + Duration::from_secs(25) {
+        c.handle_timeout(now);
+        while c.poll_transmit().is_some() {}
+        while let Some(ev) = c.poll_event() {
+            if ev == CallEvent::State(CallState::Failed) {
+                failed_at.get_or_insert(now);
+            }
+        }
+        now += Duration::from_millis(100);
+    }
+    let at = failed_at.expect("failed").duration_since(t0);
+    assert!(
+        at >= Duration::from_secs(20) && at < Duration::from_secs(21),
+        "{at:?}"
+    );
+}
