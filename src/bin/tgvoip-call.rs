@@ -448,6 +448,7 @@ fn run(args: Args) -> Result<bool, String> {
     ctl.connect().map_err(|e| e.to_string())?;
 
     let mut muted = false;
+    let mut peer_muted = None;
     let mut established_at: Option<Instant> = None;
     let mut done_at: Option<Instant> = None;
     loop {
@@ -475,6 +476,17 @@ fn run(args: Args) -> Result<bool, String> {
                     "tgvoip-call: {:.3} mic {}",
                     t0.elapsed().as_secs_f64(),
                     if muted { "muted" } else { "unmuted" }
+                );
+            }
+        }
+        let now_peer_muted = ctl.remote_mic_muted();
+        if now_peer_muted != peer_muted {
+            peer_muted = now_peer_muted;
+            if let Some(m) = peer_muted {
+                eprintln!(
+                    "tgvoip-call: {:.3} peer mic {}",
+                    t0.elapsed().as_secs_f64(),
+                    if m { "muted" } else { "unmuted" }
                 );
             }
         }

@@ -8,13 +8,14 @@ Modes:
       and recorded. OUT.json gets the 256-byte key, the versions and every packet with its sender
       role, time and hex bytes. Exit 0 once both sides reported CONNECTED.
   peer --role caller|callee --key HEX [--version 9.0.0] [--seconds 10]
-       [--in IN.pcm] [--out OUT.pcm] [--partner CMD...]
+       [--in IN.pcm] [--out OUT.pcm] [--mute-at FROM:TO] [--partner CMD...]
       One ntgcalls instance; its signaling goes to stdout and the peer's comes from stdin, both as
       frames `u32 big-endian length || bytes`. A length of 0 on stdin ends the call. Used by
       tests/tgcalls_ntgcalls.rs to run our own signaling state machine against ntgcalls. Events
       (connection states, remote mute changes) go to stderr as JSON lines.
       --in: s16le 48 kHz mono PCM sent as the microphone (10 ms frames, from CONNECTED on);
       otherwise silence. --out: what ntgcalls plays (the speaker) is written there.
+      --mute-at: ntgcalls mutes its microphone FROM:TO seconds after CONNECTED.
       --partner: everything after it is a command (our tgvoip-call) started inside the same
       namespace; the signaling then goes over two pipes to it instead of stdin/stdout: the
       partner gets `--signaling-fds R,W` appended (frames as above). The partner's stdout and
@@ -310,6 +311,19 @@ async def peer(args):
 
         feeder = asyncio.ensure_future(feed_when_connected())
 
+    async def mute_later(at, until):
+        await connected.wait()
+        await asyncio.sleep(at)
+        await inst.mute(uid)
+        log({"event": "muted", "t": round(time.monotonic() - t0, 4)})
+        await asyncio.sleep(until - at)
+        await inst.unmute(uid)
+        log({"event": "unmuted", "t": round(time.monotonic() - t0, 4)})
+
+    if args.mute_at:
+        a, b = (float(x) for x in args.mute_at.split(":"))
+        asyncio.ensure_future(mute_later(a, b))
+
     async def pump():
         while True:
             head = await reader.readexactly(4)
@@ -440,6 +454,7 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--netns", action="store_true")
     ap.add_argument("--in", dest="inp")
+    ap.add_argument("--mute-at", help="peer mode: mute ntgcalls FROM:TO seconds after CONNECTED")
     ap.add_argument("--out", dest="out_pcm")
     ap.add_argument("--in-caller")
     ap.add_argument("--in-callee")
