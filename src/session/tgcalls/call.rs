@@ -491,18 +491,14 @@ impl TgcallsCall {
                 self.disconnected_at = None;
                 self.set_state(CallState::Established);
             }
-            Event::IceConnectionStateChange(s) => match s {
+            Event::IceConnectionStateChange(s) if self.connected => match s {
                 IceConnectionState::Disconnected => {
-                    if self.connected {
-                        self.disconnected_at.get_or_insert(now);
-                        self.set_state(CallState::Reconnecting);
-                    }
+                    self.disconnected_at.get_or_insert(now);
+                    self.set_state(CallState::Reconnecting);
                 }
                 IceConnectionState::Connected | IceConnectionState::Completed => {
-                    if self.connected {
-                        self.disconnected_at = None;
-                        self.set_state(CallState::Established);
-                    }
+                    self.disconnected_at = None;
+                    self.set_state(CallState::Established);
                 }
                 _ => {}
             },
@@ -545,11 +541,7 @@ impl TgcallsCall {
                         .push_back(CallEvent::Log(format!("bad data channel message: {e}"))),
                 }
             }
-            Event::ChannelClose(id) => {
-                if self.channel == Some(id) {
-                    self.channel = None;
-                }
-            }
+            Event::ChannelClose(id) if self.channel == Some(id) => self.channel = None,
             Event::PeerStats(s) => {
                 if let Some(rtt) = s.rtt {
                     self.stats.rtt = Some(rtt);
