@@ -282,8 +282,9 @@ impl TgcallsEngine {
                     self.shared.state.store(state as i32, Ordering::Release);
                     if state == CallState::Failed {
                         st.last_error = Some(CallError::Timeout);
-                        self.publish(st);
                     }
+                    // Readers see the stats of the new state before its callback runs.
+                    self.publish(st);
                     let _ = self.notices.send(Notice::State(state));
                 }
                 CallEvent::AudioFrame { pts_ms, data } => {
