@@ -15,6 +15,7 @@ use crate::audio::{ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
 use crate::media::{AudioReceiver, AudioSender, BitrateController, SendFeedback};
 use crate::session::tgcalls::{CallEvent, TgcallsCall};
 
+use super::call_stats::{count_traffic, top_up_playback, SignalBars};
 use super::engine::{EngineShared, LimitsFn, Notice, PreprocessedSink, Snapshot};
 use super::udp::RECV_BUFFER;
 
@@ -99,9 +100,7 @@ pub fn open_sockets(ips: &[std::net::IpAddr]) -> Vec<(UdpSocket, SocketAddr)> {
 struct LoopState {
     traffic: TrafficStats,
     send_errors: u64,
-    bars: i32,
-    bars_history: [i32; 4],
-    bars_len: usize,
+    bars: SignalBars,
     preview: Vec<i16>,
     last_error: Option<CallError>,
 }
@@ -121,9 +120,7 @@ impl TgcallsEngine {
         let mut st = LoopState {
             traffic: TrafficStats::default(),
             send_errors: 0,
-            bars: 0,
-            bars_history: [0; 4],
-            bars_len: 0,
+            bars: SignalBars::new(),
             preview: vec![0; crate::media::FRAME_SAMPLES * 2],
             last_error: None,
         };
@@ -146,7 +143,14 @@ impl TgcallsEngine {
             self.call.handle_timeout(now);
             self.pump_capture(now, &mut chunk, &mut st);
             self.drain_events(now, &mut st);
-            self.pump_playback(now, &mut chunk);
+            top_up_playback(
+                &mut self.receiver,
+                &mut self.playback,
+                self.playback_capacity,
+                PLAYBACK_FILL,
+                now,
+                &mut chunk,
+            );
             self.flush(now, &mut st);
             if now >= next_control {
                 self.update_bitrate(now);
@@ -200,7 +204,7 @@ impl TgcallsEngine {
                 let local = *local;
                 match sock.recv_from(buf) {
                     Ok((n, from)) => {
-                        count(&mut st.traffic, self.network, 0, n);
+                        count_traffic(&mut st.traffic, self.network, 0, n);
                         self.call.handle_datagram(now, from, local, &buf[..n]);
                     }
                     Err(_) => break,
@@ -217,7 +221,7 @@ impl TgcallsEngine {
                 .find(|(_, a)| *a == t.source)
                 .or_else(|| self.sockets.first());
             match sock.map(|(s, _)| s.send_to(&t.data, t.destination)) {
-                Some(Ok(n)) => count(&mut st.traffic, self.network, n, 0),
+                Some(Ok(n)) => count_traffic(&mut st.traffic, self.network, n, 0),
                 _ => st.send_errors += 1,
             }
         }
@@ -261,16 +265,6 @@ impl TgcallsEngine {
                         sink(&st.preview[..n.min(st.preview.len())]);
                     }
                 }
-            }
-        }
-    }
-
-    /// Keeps a small backlog of decoded chunks ready for the audio thread.
-    fn pump_playback(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES]) {
-        while self.playback_capacity - self.playback.free_chunks() < PLAYBACK_FILL {
-            self.receiver.next_chunk(now, chunk);
-            if !self.playback.push_chunk(chunk) {
-                break;
             }
         }
     }
@@ -319,37 +313,19 @@ impl TgcallsEngine {
         self.sender.set_frame_ms(60);
     }
 
-    /// Signal bars from state, RTCP loss and receive loss, averaged over 4 s (as the 2.4.4
-    /// engine).
+    /// Signal bars from state, RTCP loss and receive loss (as the 2.4.4 engine).
     fn update_signal_bars(&mut self, st: &mut LoopState) {
         if self.call.stats().connect_time.is_none() {
             return;
         }
-        let loss = self.call.stats().send_loss;
-        let rx = self.receiver.stats();
-        let mut bars = 4;
-        if self.call.state() == CallState::Reconnecting {
-            bars = 1;
-        }
-        if loss > 0.1 {
-            bars = 1;
-        } else if loss > 0.0625 {
-            bars = bars.min(2);
-        } else if loss > 0.025 {
-            bars = bars.min(3);
-        }
-        let decoded = rx.frames_decoded.max(1) as f64;
-        if rx.frames_lost as f64 / (decoded + rx.frames_lost as f64) > 0.1 {
-            bars = bars.min(2);
-        }
-        st.bars_history.rotate_left(1);
-        st.bars_history[3] = bars;
-        st.bars_len = (st.bars_len + 1).min(4);
-        let recent = &st.bars_history[4 - st.bars_len..];
-        let avg = recent.iter().sum::<i32>() / recent.len() as i32;
-        if avg != st.bars {
-            st.bars = avg;
-            let _ = self.notices.send(Notice::SignalBars(avg));
+        let reconnecting = self.call.state() == CallState::Reconnecting;
+        let reading = SignalBars::reading(
+            reconnecting,
+            self.call.stats().send_loss,
+            &self.receiver.stats(),
+        );
+        if let Some(bars) = st.bars.push(reading) {
+            let _ = self.notices.send(Notice::SignalBars(bars));
         }
     }
 
@@ -381,23 +357,12 @@ impl TgcallsEngine {
             ever_reconnecting: false,
             udp_available: true,
             last_error: st.last_error,
-            signal_bars: st.bars,
+            signal_bars: st.bars.current(),
             send_loss: stats.send_loss,
             send_errors: st.send_errors,
             endpoints,
             ..Snapshot::default()
         };
         *self.shared.snapshot.lock() = snap;
-    }
-}
-
-fn count(t: &mut TrafficStats, network: NetworkType, sent: usize, recvd: usize) {
-    let (s, r) = (sent as u64, recvd as u64);
-    if network.is_mobile() {
-        t.bytes_sent_mobile += s;
-        t.bytes_recvd_mobile += r;
-    } else {
-        t.bytes_sent_wifi += s;
-        t.bytes_recvd_wifi += r;
     }
 }
