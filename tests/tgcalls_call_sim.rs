@@ -90,10 +90,36 @@ fn opus_frames(n: usize) -> Vec<Vec<u8>> {
 /// Runs both sides for `secs` of simulated time, sending one frame every 60 ms from each once
 /// it can, and muting the caller at `mute_at`. Returns (caller, callee).
 fn run(loss: f64, seed: u64, secs: u64, mute_at: Option<Duration>) -> (Side, Side) {
+    run_net(loss, seed, secs, mute_at, false, false)
+}
+
+/// The STUN server of the NAT scenario.
+const STUN: &str = "198.51.100.100:3478";
+
+/// `nat`: each side sits behind its own full-cone NAT (10.0.0.1:4000 is 198.51.100.1:6000,
+/// 10.1.0.2:5000 is 198.51.100.2:7000); host addresses are unreachable from the other side, so
+/// only the server-reflexive candidates learned from the STUN server (`with_stun`) can connect.
+fn run_net(
+    loss: f64,
+    seed: u64,
+    secs: u64,
+    mute_at: Option<Duration>,
+    nat: bool,
+    with_stun: bool,
+) -> (Side, Side) {
     let key = [7u8; 256];
     let t0 = Instant::now();
     let mut a = Side::new(&key, true, "10.0.0.1:4000", t0);
-    let mut b = Side::new(&key, false, "10.0.0.2:5000", t0);
+    let mut b = Side::new(&key, false, "10.1.0.2:5000", t0);
+    let public: [SocketAddr; 2] = [
+        "198.51.100.1:6000".parse().unwrap(),
+        "198.51.100.2:7000".parse().unwrap(),
+    ];
+    let stun: SocketAddr = STUN.parse().unwrap();
+    if with_stun {
+        a.call.add_stun_server(stun);
+        b.call.add_stun_server(stun);
+    }
     let mut net = Net {
         queue: VecDeque::new(),
         signaling: VecDeque::new(),
@@ -140,11 +166,32 @@ fn run(loss: f64, seed: u64, secs: u64, mute_at: Option<Duration>) -> (Side, Sid
             }
             next_frame = now + Duration::from_millis(60);
         }
+        let addrs = [a.addr, b.addr];
         for (to_b, s) in [(true, &mut a), (false, &mut b)] {
             s.call.handle_timeout(now);
+            let (me, other) = if to_b { (0, 1) } else { (1, 0) };
             while let Some(t) = s.call.poll_transmit() {
                 assert_eq!(t.source, s.addr);
-                if !net.lost() {
+                if net.lost() {
+                    continue;
+                }
+                if nat && t.destination == stun {
+                    let txid = tgvoip::wire::stun::parse_binding_request(&t.data).unwrap();
+                    let resp = tgvoip::wire::stun::binding_response(&txid, public[me]);
+                    net.queue
+                        .push_back((now + net.delay, !to_b, stun, t.source, resp));
+                } else if nat {
+                    // Through both NATs: only the other side's public address reaches it.
+                    if t.destination == public[other] {
+                        net.queue.push_back((
+                            now + net.delay,
+                            to_b,
+                            public[me],
+                            addrs[other],
+                            t.data,
+                        ));
+                    }
+                } else {
                     net.queue
                         .push_back((now + net.delay, to_b, t.source, t.destination, t.data));
                 }
@@ -265,4 +312,26 @@ fn fails_after_connect_timeout_without_peer() {
         at >= Duration::from_secs(20) && at < Duration::from_secs(21),
         "{at:?}"
     );
+}
+
+#[test]
+fn connects_through_nat_with_stun_reflexive_candidates() {
+    let (a, b) = run_net(0.0, 3, 6, None, true, true);
+    for s in [&a, &b] {
+        assert!(s.states.contains(&CallState::Established), "{:?}", s.states);
+        let st = s.call.stats();
+        assert_eq!(st.stun_responses, 1);
+        assert_eq!(st.reflexive_candidates, 1);
+        assert!(s.frames.len() > 40, "{} frames", s.frames.len());
+    }
+    // Without STUN the same network cannot connect: host candidates are unreachable.
+    let (a, b) = run_net(0.0, 3, 4, None, true, false);
+    for s in [&a, &b] {
+        assert!(
+            !s.states.contains(&CallState::Established),
+            "{:?}",
+            s.states
+        );
+        assert_eq!(s.call.stats().reflexive_candidates, 0);
+    }
 }

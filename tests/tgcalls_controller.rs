@@ -212,3 +212,53 @@ fn protocol_choice_and_argument_checks() {
         Err(ControllerError::InvalidState(_))
     ));
 }
+
+/// `phoneConnectionWebrtc` servers with the `stun` flag are asked for our address (a STUN server
+/// on loopback answers), and the call still connects.
+#[test]
+fn stun_endpoints_are_queried() {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let port = server.local_addr().unwrap().port();
+    let asked = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (asked2, stop2) = (asked.clone(), stop.clone());
+    let responder = std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while !stop2.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = server.recv_from(&mut buf) {
+                if let Some(txid) = tgvoip::wire::stun::parse_binding_request(&buf[..n]) {
+                    asked2.fetch_add(1, Ordering::Relaxed);
+                    let resp = tgvoip::wire::stun::binding_response(&txid, from);
+                    let _ = server.send_to(&resp, from);
+                }
+            }
+        }
+    });
+    let key: [u8; 256] = std::array::from_fn(|i| (i * 11 + 1) as u8);
+    let stun = WebrtcEndpoint {
+        id: 5,
+        ipv4: Some(Ipv4Addr::LOCALHOST),
+        port,
+        stun: true,
+        ..WebrtcEndpoint::default()
+    };
+    let a = side(&key, true);
+    let b = side(&key, false);
+    for s in [&a, &b] {
+        s.ctl.set_webrtc_endpoints(vec![stun.clone()]).unwrap();
+        s.ctl.start().unwrap();
+        s.ctl.connect().unwrap();
+    }
+    assert!(wait_for(10, &a, &b, || a.ctl.state()
+        == CallState::Established
+        && b.ctl.state() == CallState::Established));
+    a.ctl.stop().unwrap();
+    b.ctl.stop().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    responder.join().unwrap();
+    // One request per side, answered at once.
+    assert_eq!(asked.load(Ordering::Relaxed), 2);
+}

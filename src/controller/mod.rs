@@ -223,7 +223,8 @@ impl Controller {
 
     /// Sets the `phoneConnectionWebrtc` servers of a tgcalls call (STUN/TURN flags, TURN username
     /// and password). An empty list is allowed: the call then uses direct (P2P) paths only.
-    /// Ignored by 2.4.4 calls. TURN relaying is not implemented yet: the servers are kept for it.
+    /// Ignored by 2.4.4 calls. Servers with `stun` give the call its server-reflexive
+    /// candidates; TURN relaying is not implemented yet (the credentials are kept for it).
     pub fn set_webrtc_endpoints(
         &self,
         endpoints: Vec<WebrtcEndpoint>,
@@ -573,6 +574,19 @@ impl Controller {
             .map_err(|_| ControllerError::InvalidState("the Opus decoder could not be created"))?;
         let now = std::time::Instant::now();
         let mut call = TgcallsCall::new(&key, is_outgoing, now);
+        for (_, addr) in &sockets {
+            call.add_host_candidate(*addr);
+        }
+        for e in s.webrtc_endpoints.iter().filter(|e| e.stun) {
+            let ips = e
+                .ipv4
+                .map(IpAddr::V4)
+                .into_iter()
+                .chain(e.ipv6.map(IpAddr::V6));
+            for ip in ips {
+                call.add_stun_server(std::net::SocketAddr::new(ip, e.port));
+            }
+        }
         for data in std::mem::take(&mut s.early_signaling) {
             call.handle_signaling(now, &data);
         }

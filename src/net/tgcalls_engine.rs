@@ -109,9 +109,6 @@ impl TgcallsEngine {
     /// Runs the call until [`TgcallsCommand::Stop`] (or the controller goes away).
     pub fn run(mut self) {
         let start = Instant::now();
-        for (_, addr) in &self.sockets {
-            self.call.add_host_candidate(*addr);
-        }
         self.receiver.set_min_delay_ms(MIN_DELAY_MS);
         if self.mic_muted {
             self.call.set_muted(start, true);

@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod extra;
 pub mod packet;
 pub mod relay;
+pub mod stun;
 pub mod tcp;
 #[cfg(test)]
 mod test_hex;

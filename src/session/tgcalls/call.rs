@@ -25,6 +25,7 @@ use str0m::{Candidate as IceCandidate, Event, IceConnectionState, IceCreds, Inpu
 
 use super::{LocalParams, SignalingEvent, SignalingSession};
 use crate::api::CallState;
+use crate::wire::stun;
 use crate::wire::tgcalls::{Candidate, MediaState, Message, VideoState};
 
 /// The media id both sides' audio streams live under (never sent: tgcalls V2 has no MID).
@@ -41,6 +42,19 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub const RECONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often str0m emits statistics (RTT, loss).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// STUN Binding requests per (host candidate, server), 500 ms apart, doubling.
+const STUN_TRIES: u32 = 4;
+const STUN_FIRST_RTO: Duration = Duration::from_millis(500);
+
+/// A Binding request to a STUN server from one host candidate, until answered.
+#[derive(Debug, Clone)]
+struct StunProbe {
+    txid: [u8; 12],
+    local: SocketAddr,
+    server: SocketAddr,
+    next_send: Instant,
+    tries: u32,
+}
 
 /// Something the engine must act on.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +99,9 @@ pub struct CallStats {
     pub datagrams_rejected: u64,
     /// When ICE+DTLS connected, relative to start.
     pub connect_time: Option<Duration>,
+    /// Binding responses from STUN servers, and the server-reflexive candidates they gave.
+    pub stun_responses: u32,
+    pub reflexive_candidates: u32,
 }
 
 /// One side of a tgcalls V2 call: signaling plus WebRTC transport.
@@ -112,6 +129,9 @@ pub struct TgcallsCall {
     transmits: VecDeque<CallTransmit>,
     rtc_timeout: Option<Instant>,
     stats: CallStats,
+    hosts: Vec<SocketAddr>,
+    stun_servers: Vec<SocketAddr>,
+    probes: Vec<StunProbe>,
 }
 
 impl TgcallsCall {
@@ -182,6 +202,9 @@ impl TgcallsCall {
             transmits: VecDeque::new(),
             rtc_timeout: Some(now),
             stats: CallStats::default(),
+            hosts: Vec::new(),
+            stun_servers: Vec::new(),
+            probes: Vec::new(),
         }
     }
 
@@ -215,12 +238,96 @@ impl TgcallsCall {
             return false;
         };
         let sdp = c.to_sdp_string();
-        let sdp = sdp.strip_prefix("a=").unwrap_or(&sdp).to_owned();
+        self.signal_candidate(&sdp);
+        self.hosts.push(addr);
+        for server in self.stun_servers.clone() {
+            self.add_probe(addr, server);
+        }
+        true
+    }
+
+    /// Adds a STUN server (`phoneConnectionWebrtc` with `stun`): each host candidate of the same
+    /// address family asks it for its public address, which becomes a server-reflexive
+    /// candidate when it differs from the host address.
+    pub fn add_stun_server(&mut self, server: SocketAddr) {
+        if self.stun_servers.contains(&server) {
+            return;
+        }
+        self.stun_servers.push(server);
+        for local in self.hosts.clone() {
+            self.add_probe(local, server);
+        }
+    }
+
+    fn add_probe(&mut self, local: SocketAddr, server: SocketAddr) {
+        if local.is_ipv4() != server.is_ipv4() {
+            return;
+        }
+        self.probes.push(StunProbe {
+            txid: rand::random(),
+            local,
+            server,
+            next_send: self.started_at.unwrap_or_else(Instant::now),
+            tries: 0,
+        });
+    }
+
+    fn signal_candidate(&mut self, sdp: &str) {
+        let sdp = sdp.strip_prefix("a=").unwrap_or(sdp).to_owned();
         self.signaling.add_local_candidate(Candidate {
             sdp_string: sdp,
             sdp_mid: Some(String::new()),
             sdp_m_line_index: Some(0),
         });
+    }
+
+    /// Sends due STUN Binding requests.
+    fn send_probes(&mut self, now: Instant) {
+        if self.started_at.is_none() {
+            return;
+        }
+        for p in &mut self.probes {
+            if p.tries < STUN_TRIES && p.next_send <= now {
+                self.transmits.push_back(CallTransmit {
+                    source: p.local,
+                    destination: p.server,
+                    data: stun::binding_request(&p.txid),
+                });
+                p.next_send = now + STUN_FIRST_RTO * (1 << p.tries);
+                p.tries += 1;
+            }
+        }
+        self.probes
+            .retain(|p| p.tries < STUN_TRIES || p.next_send > now);
+    }
+
+    /// A Binding response to one of our probes: adds the server-reflexive candidate.
+    fn on_stun_response(&mut self, source: SocketAddr, data: &[u8]) -> bool {
+        let Some((txid, mapped)) = stun::parse_binding_response(data) else {
+            return false;
+        };
+        let Some(i) = self
+            .probes
+            .iter()
+            .position(|p| p.txid == txid && p.server == source)
+        else {
+            return false;
+        };
+        let probe = self.probes.swap_remove(i);
+        self.stats.stun_responses += 1;
+        self.events.push_back(CallEvent::Log(format!(
+            "STUN {}: {} is {mapped}",
+            probe.server, probe.local
+        )));
+        if mapped != probe.local && !self.hosts.contains(&mapped) {
+            if let Ok(c) = IceCandidate::server_reflexive(mapped, probe.local, "udp") {
+                if let Some(c) = self.rtc.add_local_candidate(c) {
+                    let sdp = c.to_sdp_string();
+                    self.signal_candidate(&sdp);
+                    self.stats.reflexive_candidates += 1;
+                }
+            }
+        }
         true
     }
 
@@ -230,6 +337,10 @@ impl TgcallsCall {
             return;
         }
         self.started_at = Some(now);
+        for p in &mut self.probes {
+            p.next_send = now;
+        }
+        self.send_probes(now);
         self.signaling.start(now);
         self.drain_signaling(now);
     }
@@ -253,6 +364,9 @@ impl TgcallsCall {
         local: SocketAddr,
         data: &[u8],
     ) {
+        if self.stun_servers.contains(&source) && self.on_stun_response(source, data) {
+            return;
+        }
         let Ok(recv) = Receive::new(NetProtocol::Udp, source, local, data) else {
             self.stats.datagrams_rejected += 1;
             return;
@@ -271,6 +385,7 @@ impl TgcallsCall {
     /// Advances timers (signaling resends, ICE, DTLS, RTCP, the connect timeout).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.signaling.handle_timeout(now);
+        self.send_probes(now);
         if self.rtc_timeout.is_some_and(|t| t <= now) {
             let _ = self.rtc.handle_input(Input::Timeout(now));
         }
@@ -280,10 +395,17 @@ impl TgcallsCall {
 
     /// When [`handle_timeout`](Self::handle_timeout) must run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.rtc_timeout, self.signaling.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let probes = self.started_at.and(
+            self.probes
+                .iter()
+                .filter(|p| p.tries < STUN_TRIES)
+                .map(|p| p.next_send)
+                .min(),
+        );
+        [self.rtc_timeout, self.signaling.poll_timeout(), probes]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next datagram to send.
