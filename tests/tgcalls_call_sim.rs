@@ -90,22 +90,111 @@ fn opus_frames(n: usize) -> Vec<Vec<u8>> {
 /// Runs both sides for `secs` of simulated time, sending one frame every 60 ms from each once
 /// it can, and muting the caller at `mute_at`. Returns (caller, callee).
 fn run(loss: f64, seed: u64, secs: u64, mute_at: Option<Duration>) -> (Side, Side) {
-    run_net(loss, seed, secs, mute_at, false, false)
+    run_net(loss, seed, secs, mute_at, Topology::Direct)
 }
 
 /// The STUN server of the NAT scenario.
 const STUN: &str = "198.51.100.100:3478";
 
-/// `nat`: each side sits behind its own full-cone NAT (10.0.0.1:4000 is 198.51.100.1:6000,
-/// 10.1.0.2:5000 is 198.51.100.2:7000); host addresses are unreachable from the other side, so
-/// only the server-reflexive candidates learned from the STUN server (`with_stun`) can connect.
+/// The TURN server of the relay-only scenario, its credentials, and the relayed addresses it
+/// hands out (caller, callee).
+const TURN: &str = "198.51.100.200:3478";
+const TURN_USER: &str = "sim-user";
+const TURN_PASS: &str = "sim-pass";
+
+/// How the two sides can reach each other.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Topology {
+    /// Host to host.
+    Direct,
+    /// Each side behind its own full-cone NAT (10.0.0.1:4000 is 198.51.100.1:6000, 10.1.0.2:5000
+    /// is 198.51.100.2:7000): host addresses are unreachable from the other side, so only the
+    /// server-reflexive candidates learned from the STUN server (when `stun`) can connect.
+    Nat { stun: bool },
+    /// Nothing but the TURN server is reachable: only relayed candidates connect.
+    RelayOnly,
+}
+
+/// A minimal TURN server: long-term auth (401 then MESSAGE-INTEGRITY checked), one allocation
+/// per side, permissions, Send indications relayed as Data indications between allocations.
+struct SimTurn {
+    key: [u8; 16],
+    relayed: [SocketAddr; 2],
+    allocated: [bool; 2],
+    perms: [Vec<std::net::IpAddr>; 2],
+    refused_integrity: u32,
+}
+
+impl SimTurn {
+    fn new() -> SimTurn {
+        SimTurn {
+            key: tgvoip::wire::turn::Credentials::new(TURN_USER, TURN_PASS, "sim", "n1").key,
+            relayed: [
+                "198.51.100.200:50000".parse().unwrap(),
+                "198.51.100.200:50001".parse().unwrap(),
+            ],
+            allocated: [false; 2],
+            perms: [Vec::new(), Vec::new()],
+            refused_integrity: 0,
+        }
+    }
+
+    /// A message from side `me`; returns (to side, data) replies or relayed datagrams.
+    fn handle(&mut self, me: usize, raw: &[u8]) -> Vec<(usize, Vec<u8>)> {
+        use tgvoip::wire::turn::*;
+        let Some(m) = parse(raw) else {
+            return Vec::new();
+        };
+        let other = 1 - me;
+        if m.kind == SEND_INDICATION {
+            let (Some(peer), Some(data)) = (m.peer, m.data) else {
+                return Vec::new();
+            };
+            if self.allocated[me]
+                && peer == self.relayed[other]
+                && self.perms[me].contains(&peer.ip())
+                && self.perms[other].contains(&self.relayed[me].ip())
+            {
+                let ind = data_indication(&rand_txid(), self.relayed[me], &data);
+                return vec![(other, ind)];
+            }
+            return Vec::new();
+        }
+        if m.username.is_none() {
+            return vec![(me, error(m.method(), &m.txid, 401, "sim", "n1"))];
+        }
+        if !m.verify(raw, &self.key) {
+            self.refused_integrity += 1;
+            return vec![(me, error(m.method(), &m.txid, 401, "sim", "n1"))];
+        }
+        let reply = match m.method() {
+            ALLOCATE => {
+                self.allocated[me] = true;
+                success(ALLOCATE, &m.txid, Some(self.relayed[me]), None, Some(600))
+            }
+            CREATE_PERMISSION => {
+                if let Some(p) = m.peer {
+                    self.perms[me].push(p.ip());
+                }
+                success(CREATE_PERMISSION, &m.txid, None, None, None)
+            }
+            REFRESH => success(REFRESH, &m.txid, None, None, Some(600)),
+            _ => return Vec::new(),
+        };
+        vec![(me, reply)]
+    }
+}
+
+fn rand_txid() -> [u8; 12] {
+    std::array::from_fn(|i| (i * 31 + 7) as u8)
+}
+
 fn run_net(
     loss: f64,
     seed: u64,
     secs: u64,
     mute_at: Option<Duration>,
-    nat: bool,
-    with_stun: bool,
+    topo: Topology,
 ) -> (Side, Side) {
     let key = [7u8; 256];
     let t0 = Instant::now();
@@ -116,9 +205,16 @@ fn run_net(
         "198.51.100.2:7000".parse().unwrap(),
     ];
     let stun: SocketAddr = STUN.parse().unwrap();
-    if with_stun {
+    let turn: SocketAddr = TURN.parse().unwrap();
+    let nat = topo != Topology::Direct;
+    if topo == (Topology::Nat { stun: true }) {
         a.call.add_stun_server(stun);
         b.call.add_stun_server(stun);
+    }
+    let mut turn_server = SimTurn::new();
+    if topo == Topology::RelayOnly {
+        a.call.add_turn_server(turn, TURN_USER, TURN_PASS);
+        b.call.add_turn_server(turn, TURN_USER, TURN_PASS);
     }
     let mut net = Net {
         queue: VecDeque::new(),
@@ -175,7 +271,14 @@ fn run_net(
                 if net.lost() {
                     continue;
                 }
-                if nat && t.destination == stun {
+                if topo == Topology::RelayOnly {
+                    if t.destination == turn {
+                        for (to, data) in turn_server.handle(me, &t.data) {
+                            net.queue
+                                .push_back((now + net.delay, to == 1, turn, addrs[to], data));
+                        }
+                    }
+                } else if nat && t.destination == stun {
                     let txid = tgvoip::wire::stun::parse_binding_request(&t.data).unwrap();
                     let resp = tgvoip::wire::stun::binding_response(&txid, public[me]);
                     net.queue
@@ -316,7 +419,7 @@ fn fails_after_connect_timeout_without_peer() {
 
 #[test]
 fn connects_through_nat_with_stun_reflexive_candidates() {
-    let (a, b) = run_net(0.0, 3, 6, None, true, true);
+    let (a, b) = run_net(0.0, 3, 6, None, Topology::Nat { stun: true });
     for s in [&a, &b] {
         assert!(s.states.contains(&CallState::Established), "{:?}", s.states);
         let st = s.call.stats();
@@ -325,7 +428,7 @@ fn connects_through_nat_with_stun_reflexive_candidates() {
         assert!(s.frames.len() > 40, "{} frames", s.frames.len());
     }
     // Without STUN the same network cannot connect: host candidates are unreachable.
-    let (a, b) = run_net(0.0, 3, 4, None, true, false);
+    let (a, b) = run_net(0.0, 3, 4, None, Topology::Nat { stun: false });
     for s in [&a, &b] {
         assert!(
             !s.states.contains(&CallState::Established),
@@ -334,4 +437,23 @@ fn connects_through_nat_with_stun_reflexive_candidates() {
         );
         assert_eq!(s.call.stats().reflexive_candidates, 0);
     }
+}
+
+#[test]
+fn connects_through_turn_when_only_the_relay_is_reachable() {
+    let (a, b) = run_net(
+        0.05,
+        11,
+        8,
+        Some(Duration::from_secs(6)),
+        Topology::RelayOnly,
+    );
+    for s in [&a, &b] {
+        assert!(s.states.contains(&CallState::Established), "{:?}", s.states);
+        assert_eq!(s.call.stats().relayed_candidates, 1);
+        // 5 % loss on every leg (twice through the relay): most frames still arrive.
+        assert!(s.frames.len() > 40, "{} frames", s.frames.len());
+    }
+    // MediaState crossed the relay too.
+    assert_eq!(b.remote_muted.last(), Some(&true));
 }

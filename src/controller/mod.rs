@@ -224,7 +224,7 @@ impl Controller {
     /// Sets the `phoneConnectionWebrtc` servers of a tgcalls call (STUN/TURN flags, TURN username
     /// and password). An empty list is allowed: the call then uses direct (P2P) paths only.
     /// Ignored by 2.4.4 calls. Servers with `stun` give the call its server-reflexive
-    /// candidates; TURN relaying is not implemented yet (the credentials are kept for it).
+    /// candidates, servers with `turn` (with the username and password) relayed candidates.
     pub fn set_webrtc_endpoints(
         &self,
         endpoints: Vec<WebrtcEndpoint>,
@@ -577,14 +577,20 @@ impl Controller {
         for (_, addr) in &sockets {
             call.add_host_candidate(*addr);
         }
-        for e in s.webrtc_endpoints.iter().filter(|e| e.stun) {
+        for e in &s.webrtc_endpoints {
             let ips = e
                 .ipv4
                 .map(IpAddr::V4)
                 .into_iter()
                 .chain(e.ipv6.map(IpAddr::V6));
             for ip in ips {
-                call.add_stun_server(std::net::SocketAddr::new(ip, e.port));
+                let addr = std::net::SocketAddr::new(ip, e.port);
+                if e.stun {
+                    call.add_stun_server(addr);
+                }
+                if e.turn {
+                    call.add_turn_server(addr, &e.username, &e.password);
+                }
             }
         }
         for data in std::mem::take(&mut s.early_signaling) {

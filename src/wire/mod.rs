@@ -11,6 +11,7 @@ pub mod tcp;
 #[cfg(test)]
 mod test_hex;
 pub mod tgcalls;
+pub mod turn;
 
 pub use crypto::{CallKey, PacketCrypto, PacketFormat};
 pub use extra::Extra;

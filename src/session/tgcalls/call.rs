@@ -23,6 +23,7 @@ use str0m::net::{Protocol as NetProtocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate as IceCandidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 
+use super::turn::{TurnClient, TurnEvent};
 use super::{LocalParams, SignalingEvent, SignalingSession};
 use crate::api::CallState;
 use crate::wire::stun;
@@ -102,6 +103,8 @@ pub struct CallStats {
     /// Binding responses from STUN servers, and the server-reflexive candidates they gave.
     pub stun_responses: u32,
     pub reflexive_candidates: u32,
+    /// Relayed candidates allocated on TURN servers.
+    pub relayed_candidates: u32,
 }
 
 /// One side of a tgcalls V2 call: signaling plus WebRTC transport.
@@ -132,6 +135,9 @@ pub struct TgcallsCall {
     hosts: Vec<SocketAddr>,
     stun_servers: Vec<SocketAddr>,
     probes: Vec<StunProbe>,
+    /// TURN servers (address, username, password) and one client per (host, server).
+    turn_servers: Vec<(SocketAddr, String, String)>,
+    turns: Vec<TurnClient>,
 }
 
 impl TgcallsCall {
@@ -205,6 +211,8 @@ impl TgcallsCall {
             hosts: Vec::new(),
             stun_servers: Vec::new(),
             probes: Vec::new(),
+            turn_servers: Vec::new(),
+            turns: Vec::new(),
         }
     }
 
@@ -243,7 +251,84 @@ impl TgcallsCall {
         for server in self.stun_servers.clone() {
             self.add_probe(addr, server);
         }
+        for (server, user, pass) in self.turn_servers.clone() {
+            self.add_turn_client(addr, server, &user, &pass);
+        }
         true
+    }
+
+    /// Adds a TURN server (`phoneConnectionWebrtc` with `turn`, username and password): each
+    /// host candidate of the same address family allocates a relayed address on it, which
+    /// becomes a relayed candidate; media to and from it goes in Send / Data indications.
+    pub fn add_turn_server(&mut self, server: SocketAddr, username: &str, password: &str) {
+        if self.turn_servers.iter().any(|t| t.0 == server) {
+            return;
+        }
+        self.turn_servers
+            .push((server, username.to_owned(), password.to_owned()));
+        for local in self.hosts.clone() {
+            self.add_turn_client(local, server, username, password);
+        }
+    }
+
+    fn add_turn_client(&mut self, local: SocketAddr, server: SocketAddr, user: &str, pass: &str) {
+        if local.is_ipv4() != server.is_ipv4() {
+            return;
+        }
+        let now = self.started_at.unwrap_or_else(Instant::now);
+        self.turns
+            .push(TurnClient::new(local, server, user, pass, now));
+    }
+
+    /// Runs the TURN clients' timers and queues their messages.
+    fn drive_turns(&mut self, now: Instant) {
+        if self.started_at.is_none() {
+            return;
+        }
+        for i in 0..self.turns.len() {
+            if let Some(ev) = self.turns[i].handle_timeout(now) {
+                self.on_turn_event(now, i, ev);
+            }
+        }
+        self.flush_turns();
+    }
+
+    fn flush_turns(&mut self) {
+        for t in &mut self.turns {
+            while let Some(data) = t.poll_transmit() {
+                self.transmits.push_back(CallTransmit {
+                    source: t.local(),
+                    destination: t.server(),
+                    data,
+                });
+            }
+        }
+    }
+
+    fn on_turn_event(&mut self, now: Instant, i: usize, ev: TurnEvent) {
+        let (local, server) = (self.turns[i].local(), self.turns[i].server());
+        match ev {
+            TurnEvent::Allocated(relayed) => {
+                self.events.push_back(CallEvent::Log(format!(
+                    "TURN {server}: {local} relayed as {relayed}"
+                )));
+                if let Ok(c) = IceCandidate::relayed(relayed, local, "udp") {
+                    if let Some(c) = self.rtc.add_local_candidate(c) {
+                        let sdp = c.to_sdp_string();
+                        self.signal_candidate(&sdp);
+                        self.stats.relayed_candidates += 1;
+                    }
+                }
+            }
+            TurnEvent::Data { peer, data } => {
+                if let Some(relayed) = self.turns[i].relayed() {
+                    self.feed_rtc(now, peer, relayed, &data);
+                }
+            }
+            TurnEvent::Failed(why) => self
+                .events
+                .push_back(CallEvent::Log(format!("TURN {server}: {why}"))),
+        }
     }
 
     /// Adds a STUN server (`phoneConnectionWebrtc` with `stun`): each host candidate of the same
@@ -341,6 +426,7 @@ impl TgcallsCall {
             p.next_send = now;
         }
         self.send_probes(now);
+        self.drive_turns(now);
         self.signaling.start(now);
         self.drain_signaling(now);
     }
@@ -367,6 +453,23 @@ impl TgcallsCall {
         if self.stun_servers.contains(&source) && self.on_stun_response(source, data) {
             return;
         }
+        if let Some(i) = self
+            .turns
+            .iter()
+            .position(|t| t.server() == source && t.local() == local)
+        {
+            if let Some(ev) = self.turns[i].handle_input(now, data) {
+                self.on_turn_event(now, i, ev);
+            }
+            self.flush_turns();
+            self.drain_rtc(now);
+            return;
+        }
+        self.feed_rtc(now, source, local, data);
+        self.drain_rtc(now);
+    }
+
+    fn feed_rtc(&mut self, now: Instant, source: SocketAddr, local: SocketAddr, data: &[u8]) {
         let Ok(recv) = Receive::new(NetProtocol::Udp, source, local, data) else {
             self.stats.datagrams_rejected += 1;
             return;
@@ -379,13 +482,13 @@ impl TgcallsCall {
         if self.rtc.handle_input(input).is_err() {
             self.stats.datagrams_rejected += 1;
         }
-        self.drain_rtc(now);
     }
 
     /// Advances timers (signaling resends, ICE, DTLS, RTCP, the connect timeout).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.signaling.handle_timeout(now);
         self.send_probes(now);
+        self.drive_turns(now);
         if self.rtc_timeout.is_some_and(|t| t <= now) {
             let _ = self.rtc.handle_input(Input::Timeout(now));
         }
@@ -402,10 +505,18 @@ impl TgcallsCall {
                 .map(|p| p.next_send)
                 .min(),
         );
-        [self.rtc_timeout, self.signaling.poll_timeout(), probes]
-            .into_iter()
-            .flatten()
-            .min()
+        let turns = self
+            .started_at
+            .and(self.turns.iter().filter_map(|t| t.poll_timeout()).min());
+        [
+            self.rtc_timeout,
+            self.signaling.poll_timeout(),
+            probes,
+            turns,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next datagram to send.
@@ -577,11 +688,23 @@ impl TgcallsCall {
                     self.rtc_timeout = Some(t.max(now));
                     break;
                 }
-                Ok(Output::Transmit(t)) => self.transmits.push_back(CallTransmit {
-                    source: t.source,
-                    destination: t.destination,
-                    data: t.contents.to_vec(),
-                }),
+                Ok(Output::Transmit(t)) => {
+                    // From a relayed candidate: through its TURN allocation.
+                    if let Some(turn) = self
+                        .turns
+                        .iter_mut()
+                        .find(|c| c.relayed() == Some(t.source))
+                    {
+                        turn.send(now, t.destination, &t.contents);
+                        self.flush_turns();
+                        continue;
+                    }
+                    self.transmits.push_back(CallTransmit {
+                        source: t.source,
+                        destination: t.destination,
+                        data: t.contents.to_vec(),
+                    })
+                }
                 Ok(Output::Event(e)) => self.on_rtc_event(now, e),
                 Err(e) => {
                     self.events

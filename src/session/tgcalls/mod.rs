@@ -17,6 +17,7 @@
 
 mod call;
 mod channel;
+pub mod turn;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
