@@ -323,6 +323,10 @@ fn two_sides_connect_and_exchange_audio() {
         assert!(s.states.contains(&CallState::Established), "{:?}", s.states);
         assert!(!s.states.contains(&CallState::Failed));
         assert!(s.call.data_channel_open());
+        assert!(!s.call.stats().via_relay);
+        let (local, _) = s.call.stats().selected_pair.expect("a selected pair");
+        assert_eq!(local, s.addr);
+        assert!(s.call.stats().rtt.is_some());
         let ct = s.call.stats().connect_time.expect("connected");
         assert!(ct < Duration::from_secs(2), "connect took {ct:?}");
     }
@@ -451,6 +455,7 @@ fn connects_through_turn_when_only_the_relay_is_reachable() {
     for s in [&a, &b] {
         assert!(s.states.contains(&CallState::Established), "{:?}", s.states);
         assert_eq!(s.call.stats().relayed_candidates, 1);
+        assert!(s.call.stats().via_relay, "{:?}", s.call.stats());
         // 5 % loss on every leg (twice through the relay): most frames still arrive.
         assert!(s.frames.len() > 40, "{} frames", s.frames.len());
     }

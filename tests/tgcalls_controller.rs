@@ -147,7 +147,15 @@ fn two_controllers_call_over_tgcalls() {
     assert!(snap.receiver.frames_decoded > 10);
     assert!(snap.traffic.bytes_sent_wifi + snap.traffic.bytes_sent_mobile > 1000);
     let log: serde_json::Value = serde_json::from_str(&a.ctl.debug_log()).unwrap();
-    assert!(log.is_object());
+    assert!(
+        log["packet_stats"]["in"].as_u64().unwrap_or(0) > 10,
+        "{log}"
+    );
+    assert!(
+        log["packet_stats"]["out"].as_u64().unwrap_or(0) > 10,
+        "{log}"
+    );
+    assert_eq!(log["p2p_type"], "inet", "{log}");
     assert!(wait_for(3, &a, &b, || a.ctl.signal_bars() > 0));
     // Signaling callbacks ran on the callback thread only.
     for s in [&a, &b] {

@@ -340,16 +340,35 @@ impl TgcallsEngine {
         self.tg_shared
             .packets_received
             .store(stats.packets_received, Ordering::Release);
-        let endpoints = self
-            .sockets
-            .iter()
-            .map(|(_, a)| (a.to_string(), 0, 0, established))
-            .collect();
+        let rtt_ms = stats.rtt.map_or(0, |r| r.as_millis() as u32);
+        // The pair in use, as 2.4.4 lists endpoints: a direct pair is P2P ("inet"), a pair
+        // through TURN a relay ("none").
+        let endpoints = stats
+            .selected_pair
+            .map(|(_, remote)| {
+                let id = if stats.via_relay {
+                    0
+                } else {
+                    crate::session::P2P_INET_ID
+                };
+                vec![(remote.to_string(), rtt_ms, id, true)]
+            })
+            .unwrap_or_default();
+        let session = crate::session::SessionStats {
+            packets_sent: stats.packets_sent,
+            packets_recvd: stats.packets_received,
+            next_seq: (stats.packets_sent as u32).wrapping_add(1),
+            audio_frames_sent: stats.packets_sent,
+            audio_frames_recvd: stats.packets_received,
+            lost_out: (stats.send_loss * stats.packets_sent as f64) as u64,
+            ..Default::default()
+        };
         let snap = Snapshot {
+            session,
             receiver: self.receiver.stats(),
             sender: Some(self.sender.settings()),
             traffic: st.traffic,
-            rtt_ms: stats.rtt.map_or(0, |r| r.as_millis() as u32),
+            rtt_ms,
             ever_established: established,
             ever_reconnecting: false,
             udp_available: true,

@@ -105,6 +105,9 @@ pub struct CallStats {
     pub reflexive_candidates: u32,
     /// Relayed candidates allocated on TURN servers.
     pub relayed_candidates: u32,
+    /// The ICE pair in use: (local, remote), and whether the local side is a TURN relay.
+    pub selected_pair: Option<(SocketAddr, SocketAddr)>,
+    pub via_relay: bool,
 }
 
 /// One side of a tgcalls V2 call: signaling plus WebRTC transport.
@@ -788,6 +791,14 @@ impl TgcallsCall {
             }
             Event::ChannelClose(id) if self.channel == Some(id) => self.channel = None,
             Event::PeerStats(s) => {
+                if let Some(p) = &s.selected_candidate_pair {
+                    let pair = (p.local.addr, p.remote.addr);
+                    self.stats.selected_pair = Some(pair);
+                    self.stats.via_relay = self.turns.iter().any(|t| t.relayed() == Some(pair.0));
+                    if let Some(rtt) = p.current_round_trip_time {
+                        self.stats.rtt = Some(rtt);
+                    }
+                }
                 if let Some(rtt) = s.rtt {
                     self.stats.rtt = Some(rtt);
                 }
