@@ -270,3 +270,77 @@ fn stun_endpoints_are_queried() {
     // One request per side, answered at once.
     assert_eq!(asked.load(Ordering::Relaxed), 2);
 }
+
+/// `phoneConnectionWebrtc` servers with the `turn` flag get an authenticated Allocate with the
+/// endpoint's username and password (a TURN server on loopback checks MESSAGE-INTEGRITY).
+#[test]
+fn turn_endpoints_allocate_with_their_credentials() {
+    use tgvoip::wire::turn;
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let port = server.local_addr().unwrap().port();
+    let key = turn::Credentials::new("tg-user", "tg-pass", "loop", "nonce1").key;
+    let authed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (authed2, stop2) = (authed.clone(), stop.clone());
+    let responder = std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        let mut relay_port = 40000;
+        while !stop2.load(Ordering::Relaxed) {
+            let Ok((n, from)) = server.recv_from(&mut buf) else {
+                continue;
+            };
+            let Some(m) = turn::parse(&buf[..n]) else {
+                continue;
+            };
+            if m.method() != turn::ALLOCATE {
+                continue;
+            }
+            let reply = if m.username.is_none() || !m.verify(&buf[..n], &key) {
+                turn::error(turn::ALLOCATE, &m.txid, 401, "loop", "nonce1")
+            } else {
+                assert_eq!(m.username.as_deref(), Some("tg-user"));
+                authed2.fetch_add(1, Ordering::Relaxed);
+                relay_port += 1;
+                let relayed = std::net::SocketAddr::from(([127, 0, 0, 1], relay_port));
+                turn::success(
+                    turn::ALLOCATE,
+                    &m.txid,
+                    Some(relayed),
+                    Some(from),
+                    Some(600),
+                )
+            };
+            let _ = server.send_to(&reply, from);
+        }
+    });
+    let call_key: [u8; 256] = std::array::from_fn(|i| (i * 13 + 5) as u8);
+    let relay = WebrtcEndpoint {
+        id: 6,
+        ipv4: Some(Ipv4Addr::LOCALHOST),
+        port,
+        turn: true,
+        username: "tg-user".into(),
+        password: "tg-pass".into(),
+        ..WebrtcEndpoint::default()
+    };
+    let a = side(&call_key, true);
+    let b = side(&call_key, false);
+    for s in [&a, &b] {
+        s.ctl.set_webrtc_endpoints(vec![relay.clone()]).unwrap();
+        s.ctl.start().unwrap();
+        s.ctl.connect().unwrap();
+    }
+    // The direct loopback pair still wins; the allocation happens alongside.
+    assert!(wait_for(10, &a, &b, || a.ctl.state()
+        == CallState::Established
+        && b.ctl.state() == CallState::Established
+        && authed.load(Ordering::Relaxed) >= 2));
+    a.ctl.stop().unwrap();
+    b.ctl.stop().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    responder.join().unwrap();
+    assert_eq!(authed.load(Ordering::Relaxed), 2);
+}
