@@ -317,10 +317,14 @@ fn live_ntgcalls_pair_reference() {
             s_b["pesq_wb"],
             s_a["pesq_wb"],
         );
-        for s in [&s_a, &s_b] {
-            assert!(s["pesq_wb"].as_f64().unwrap_or(0.0) >= 3.0, "{s}");
+        // A sanity check of the harness (the same glitches as `QUALITY_ATTEMPTS` can hit it).
+        if [&s_a, &s_b]
+            .iter()
+            .all(|s| s["pesq_wb"].as_f64().unwrap_or(0.0) >= 3.0)
+        {
+            return;
         }
-        return;
+        last = format!("low PESQ: {s_a} / {s_b}");
     }
     panic!("ntgcalls pair never ran: {last}");
 }
