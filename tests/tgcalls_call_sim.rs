@@ -16,12 +16,19 @@ struct Side {
     states: Vec<CallState>,
     frames: Vec<(u32, Vec<u8>)>,
     remote_muted: Vec<bool>,
+    /// Datagrams sent anywhere but the STUN/TURN server.
+    direct_sent: u64,
 }
 
 impl Side {
     fn new(key: &[u8; 256], caller: bool, addr: &str, now: Instant) -> Side {
+        Side::with_p2p(key, caller, addr, now, true)
+    }
+
+    fn with_p2p(key: &[u8; 256], caller: bool, addr: &str, now: Instant, p2p: bool) -> Side {
         let addr: SocketAddr = addr.parse().unwrap();
         let mut call = TgcallsCall::new(key, caller, now);
+        call.set_p2p_allowed(p2p);
         assert!(call.add_host_candidate(addr));
         Side {
             call,
@@ -29,6 +36,7 @@ impl Side {
             states: Vec::new(),
             frames: Vec::new(),
             remote_muted: Vec::new(),
+            direct_sent: 0,
         }
     }
 
@@ -199,7 +207,9 @@ fn run_net(
     let key = [7u8; 256];
     let t0 = Instant::now();
     let mut a = Side::new(&key, true, "10.0.0.1:4000", t0);
-    let mut b = Side::new(&key, false, "10.1.0.2:5000", t0);
+    // In the relay-only topology the callee has p2p_allowed = false: it offers its relay only.
+    let p2p = topo != Topology::RelayOnly;
+    let mut b = Side::with_p2p(&key, false, "10.1.0.2:5000", t0, p2p);
     let public: [SocketAddr; 2] = [
         "198.51.100.1:6000".parse().unwrap(),
         "198.51.100.2:7000".parse().unwrap(),
@@ -268,6 +278,9 @@ fn run_net(
             let (me, other) = if to_b { (0, 1) } else { (1, 0) };
             while let Some(t) = s.call.poll_transmit() {
                 assert_eq!(t.source, s.addr);
+                if t.destination != stun && t.destination != turn {
+                    s.direct_sent += 1;
+                }
                 if net.lost() {
                     continue;
                 }
@@ -461,4 +474,8 @@ fn connects_through_turn_when_only_the_relay_is_reachable() {
     }
     // MediaState crossed the relay too.
     assert_eq!(b.remote_muted.last(), Some(&true));
+    // The callee (P2P not allowed) never tried a direct path; the caller did (its host
+    // candidate, against the callee's relay, through nothing).
+    assert_eq!(b.direct_sent, 0);
+    assert!(a.direct_sent > 0);
 }

@@ -344,3 +344,35 @@ fn turn_endpoints_allocate_with_their_credentials() {
     responder.join().unwrap();
     assert_eq!(authed.load(Ordering::Relaxed), 2);
 }
+
+/// With P2P not allowed and no TURN server there is no path: the sides never connect (and the
+/// 2.4.4 `set_remote_endpoints` flag is what sets it when the app uses only that call).
+#[test]
+fn p2p_not_allowed_without_relays_does_not_connect() {
+    let key: [u8; 256] = std::array::from_fn(|i| (i * 17 + 9) as u8);
+    let a = side(&key, true);
+    let b = side(&key, false);
+    a.ctl.set_p2p_allowed(false);
+    let relay = tgvoip::Endpoint {
+        id: 1,
+        ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
+        ipv6: None,
+        port: 1,
+        kind: tgvoip::EndpointType::UdpRelay,
+        peer_tag: [0; 16],
+    };
+    b.ctl
+        .set_remote_endpoints(vec![relay], false, Controller::connection_max_layer())
+        .unwrap();
+    for s in [&a, &b] {
+        s.ctl.start().unwrap();
+        s.ctl.connect().unwrap();
+    }
+    let connected = wait_for(2, &a, &b, || {
+        a.ctl.state() == CallState::Established || b.ctl.state() == CallState::Established
+    });
+    assert!(!connected);
+    assert_eq!(a.ctl.state(), CallState::WaitInitAck);
+    a.ctl.stop().unwrap();
+    b.ctl.stop().unwrap();
+}

@@ -100,6 +100,8 @@ struct Setup {
     /// The negotiated protocol (2.4.4 unless set).
     protocol: Option<(String, Protocol)>,
     webrtc_endpoints: Vec<WebrtcEndpoint>,
+    /// P2P for a tgcalls call: `set_p2p_allowed`, else `set_remote_endpoints`'s flag, else on.
+    p2p_allowed: Option<bool>,
     on_signaling: Option<SignalingCallback>,
     /// Signaling received before the engine runs, in order.
     early_signaling: Vec<Vec<u8>>,
@@ -246,6 +248,13 @@ impl Controller {
         Ok(())
     }
 
+    /// Sets `phoneCall.p2p_allowed` for a tgcalls call (default: the flag given to
+    /// [`set_remote_endpoints`](Self::set_remote_endpoints), else allowed). When false only TURN
+    /// relays carry the call: no host or server-reflexive candidates are used or sent.
+    pub fn set_p2p_allowed(&self, allowed: bool) {
+        self.setup.lock().p2p_allowed = Some(allowed);
+    }
+
     /// Installs the callback that receives outgoing signaling (tgcalls calls): each byte string
     /// must be sent to the peer with `phone.sendSignalingData`. Runs on the callback thread,
     /// never on the audio thread. Set before [`connect`](Self::connect).
@@ -346,6 +355,7 @@ impl Controller {
         let mut s = self.setup.lock();
         s.endpoints = endpoints;
         s.allow_p2p = allow_p2p;
+        s.p2p_allowed.get_or_insert(allow_p2p);
         s.max_layer = max_layer;
         Ok(())
     }
@@ -574,6 +584,7 @@ impl Controller {
             .map_err(|_| ControllerError::InvalidState("the Opus decoder could not be created"))?;
         let now = std::time::Instant::now();
         let mut call = TgcallsCall::new(&key, is_outgoing, now);
+        call.set_p2p_allowed(s.p2p_allowed.unwrap_or(true));
         for (_, addr) in &sockets {
             call.add_host_candidate(*addr);
         }

@@ -141,6 +141,9 @@ pub struct TgcallsCall {
     /// TURN servers (address, username, password) and one client per (host, server).
     turn_servers: Vec<(SocketAddr, String, String)>,
     turns: Vec<TurnClient>,
+    /// `phoneCall.p2p_allowed`: when false only relayed candidates are offered (no host, no
+    /// STUN), as tgcalls does.
+    p2p_allowed: bool,
 }
 
 impl TgcallsCall {
@@ -216,6 +219,7 @@ impl TgcallsCall {
             probes: Vec::new(),
             turn_servers: Vec::new(),
             turns: Vec::new(),
+            p2p_allowed: true,
         }
     }
 
@@ -239,17 +243,27 @@ impl TgcallsCall {
         &self.signaling
     }
 
-    /// Adds a local UDP socket address as a host candidate (to str0m and to the peer).
-    /// Returns false if the address cannot be a candidate (loopback, unspecified).
+    /// Whether direct paths are allowed (`phoneCall.p2p_allowed`, default true). When false,
+    /// host and server-reflexive candidates are neither used nor sent: only TURN relays carry
+    /// the call. Set before adding candidates.
+    pub fn set_p2p_allowed(&mut self, allowed: bool) {
+        self.p2p_allowed = allowed;
+    }
+
+    /// Adds a local UDP socket address as a host candidate (to str0m and to the peer; with P2P
+    /// off only as the base of STUN/TURN traffic). Returns false if the address cannot be a
+    /// candidate (unspecified, multicast).
     pub fn add_host_candidate(&mut self, addr: SocketAddr) -> bool {
         let Ok(c) = IceCandidate::host(addr, "udp") else {
             return false;
         };
-        let Some(c) = self.rtc.add_local_candidate(c) else {
-            return false;
-        };
-        let sdp = c.to_sdp_string();
-        self.signal_candidate(&sdp);
+        if self.p2p_allowed {
+            let Some(c) = self.rtc.add_local_candidate(c) else {
+                return false;
+            };
+            let sdp = c.to_sdp_string();
+            self.signal_candidate(&sdp);
+        }
         self.hosts.push(addr);
         for server in self.stun_servers.clone() {
             self.add_probe(addr, server);
@@ -348,7 +362,7 @@ impl TgcallsCall {
     }
 
     fn add_probe(&mut self, local: SocketAddr, server: SocketAddr) {
-        if local.is_ipv4() != server.is_ipv4() {
+        if local.is_ipv4() != server.is_ipv4() || !self.p2p_allowed {
             return;
         }
         self.probes.push(StunProbe {
