@@ -226,7 +226,8 @@ fn live_speech_both_ways_ours_as_callee() {
 }
 
 /// Our mute reaches ntgcalls as MediaState (its remote microphone goes idle, then active), and
-/// ntgcalls's mute reaches our controller.
+/// ntgcalls's mute reaches our controller. Both sides speak 8.0.0 here (the 9.0.0 tests cover
+/// the other version string).
 #[test]
 fn live_mute_crosses_both_ways() {
     let Some(py) = ntgcalls_python() else { return };
@@ -235,8 +236,13 @@ fn live_mute_crosses_both_ways() {
         &py,
         "caller",
         "mute",
-        &["--mute-at", "1.5:3"],
-        &["--mute-at", "3.5:4.5"],
+        &["--mute-at", "1.5:3", "--protocol", "8.0.0"],
+        &["--mute-at", "3.5:4.5", "--version", "8.0.0"],
+    );
+    assert!(
+        r.ours.stderr.contains("tgcalls 8.0.0: media connected"),
+        "{}",
+        r.ours.stderr
     );
     // ntgcalls: ACTIVE at connect, IDLING after our mute, ACTIVE again after our unmute.
     let mic: Vec<&str> = r
