@@ -478,4 +478,15 @@ fn connects_through_turn_when_only_the_relay_is_reachable() {
     // candidate, against the callee's relay, through nothing).
     assert_eq!(b.direct_sent, 0);
     assert!(a.direct_sent > 0);
+    // Closing releases the allocation: a Refresh with lifetime 0 to the TURN server.
+    let mut a = a;
+    a.call.close(Instant::now());
+    let mut released = false;
+    while let Some(t) = a.call.poll_transmit() {
+        if t.destination == TURN.parse::<SocketAddr>().unwrap() {
+            let m = tgvoip::wire::turn::parse(&t.data).unwrap();
+            released |= m.method() == tgvoip::wire::turn::REFRESH && m.lifetime == Some(0);
+        }
+    }
+    assert!(released);
 }

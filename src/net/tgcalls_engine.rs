@@ -168,6 +168,9 @@ impl TgcallsEngine {
                 .min(MAX_SLEEP);
             self.wait_readable(wake);
         }
+        let now = Instant::now();
+        self.call.close(now);
+        self.flush(now, &mut st);
         self.publish(&st);
         self.shared.finished.store(true, Ordering::Release);
     }

@@ -598,6 +598,21 @@ impl TgcallsCall {
         }
     }
 
+    /// Ends the call side: releases TURN allocations and closes the WebRTC session (RTCP BYE,
+    /// SCTP shutdown, DTLS close_notify). Send the remaining
+    /// [`poll_transmit`](Self::poll_transmit) output.
+    pub fn close(&mut self, now: Instant) {
+        for t in &mut self.turns {
+            t.release();
+        }
+        self.flush_turns();
+        // RTCP BYE, SCTP shutdown and DTLS close_notify, drained below.
+        if self.rtc.close().is_err() {
+            self.rtc.disconnect();
+        }
+        self.drain_rtc(now);
+    }
+
     /// True while our microphone is muted.
     pub fn is_muted(&self) -> bool {
         self.muted

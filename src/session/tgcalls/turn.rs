@@ -166,6 +166,15 @@ impl TurnClient {
         self.out.pop_front()
     }
 
+    /// Releases the allocation (Refresh with lifetime 0); nothing is sent after this.
+    pub fn release(&mut self) {
+        if let (State::Allocated { .. }, Some(c)) = (&self.state, &self.creds) {
+            self.out.push_back(turn::refresh(&rand::random(), 0, c));
+        }
+        self.state = State::Failed;
+        self.permissions.clear();
+    }
+
     /// Sends `data` to `peer` through the relay (a permission is requested first if needed).
     /// Returns false when there is no allocation.
     pub fn send(&mut self, now: Instant, peer: SocketAddr, data: &[u8]) -> bool {
