@@ -214,6 +214,7 @@ pub struct WebrtcEndpoint {
     pub ipv4: Option<Ipv4Addr>,
     /// IPv6 address, if any.
     pub ipv6: Option<Ipv6Addr>,
+    /// UDP port.
     pub port: u16,
     /// Usable as a TURN relay (`turn` flag).
     pub turn: bool,

@@ -39,11 +39,14 @@ pub enum TgcallsCommand {
     SetMicMute(bool),
     /// New network type and whether data saving is on.
     SetNetwork {
+        /// The new network type.
         network: NetworkType,
+        /// Whether data saving is on.
         data_saving: bool,
     },
     /// Signaling bytes from the peer (`updatePhoneCallSignalingData`).
     Signaling(Vec<u8>),
+    /// End the call (TURN released, WebRTC closed).
     Stop,
 }
 
@@ -56,32 +59,45 @@ pub struct TgcallsShared {
     pub remote_media_state_seen: AtomicBool,
     /// Milliseconds from start to ICE+DTLS connected (0 until then).
     pub connect_ms: AtomicU64,
-    /// RTP audio packets sent and received.
+    /// RTP audio packets sent.
     pub packets_sent: AtomicU64,
+    /// RTP audio packets received (from the negotiated SSRC).
     pub packets_received: AtomicU64,
 }
 
 /// Everything the tgcalls engine thread owns.
 pub struct TgcallsEngine {
+    /// Signaling and WebRTC transport (host candidates already added).
     pub call: TgcallsCall,
     /// Bound UDP sockets and their local addresses (one per host candidate).
     pub sockets: Vec<(UdpSocket, SocketAddr)>,
+    /// Microphone chunks from the audio thread.
     pub capture: ChunkConsumer,
+    /// Decoded chunks for the audio thread, and the ring's size in chunks.
     pub playback: ChunkProducer,
     pub playback_capacity: usize,
+    /// Opus encoder side (60 ms frames, in-band FEC).
     pub sender: AudioSender,
+    /// Jitter buffer, decoder and loss concealment.
     pub receiver: AudioReceiver,
+    /// Bitrate decisions from RTCP loss and RTT, within `limits`.
     pub bitrate: BitrateController,
     pub limits: LimitsFn,
+    /// Network type and data saving (bitrate limits, traffic accounting).
     pub network: NetworkType,
     pub data_saving: bool,
+    /// Requests from the controller.
     pub commands: Receiver<TgcallsCommand>,
+    /// State and signal-bar changes for the callback thread.
     pub notices: Sender<Notice>,
     /// Outgoing signaling, delivered to the application on the callback thread.
     pub signaling_out: Sender<Vec<u8>>,
+    /// What the controller reads: the common snapshot and the tgcalls extras.
     pub shared: Arc<EngineShared>,
     pub tg_shared: Arc<TgcallsShared>,
+    /// Receives the outgoing audio as the peer will hear it.
     pub preprocessed: Option<PreprocessedSink>,
+    /// Start muted.
     pub mic_muted: bool,
 }
 

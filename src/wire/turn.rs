@@ -9,11 +9,15 @@ use md5::{Digest, Md5};
 
 use super::stun::MAGIC_COOKIE;
 
-/// Message types (method | class).
+/// Allocate method (a request; see [`TurnMessage::method`]).
 pub const ALLOCATE: u16 = 0x0003;
+/// Refresh method.
 pub const REFRESH: u16 = 0x0004;
+/// Send indication (client to server, data for a peer).
 pub const SEND_INDICATION: u16 = 0x0016;
+/// Data indication (server to client, data from a peer).
 pub const DATA_INDICATION: u16 = 0x0017;
+/// CreatePermission method.
 pub const CREATE_PERMISSION: u16 = 0x0008;
 const CLASS_SUCCESS: u16 = 0x0100;
 const CLASS_ERROR: u16 = 0x0110;
@@ -38,9 +42,13 @@ const PROTO_UDP: u8 = 17;
 /// MD5(username ":" realm ":" password).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// USERNAME.
     pub username: String,
+    /// REALM from the server.
     pub realm: String,
+    /// NONCE from the server.
     pub nonce: String,
+    /// The HMAC key.
     pub key: [u8; 16],
 }
 
@@ -207,15 +215,25 @@ pub fn data_indication(txid: &[u8; 12], peer: SocketAddr, data: &[u8]) -> Vec<u8
 pub struct TurnMessage {
     /// Method and class bits as on the wire.
     pub kind: u16,
+    /// Transaction id.
     pub txid: [u8; 12],
+    /// ERROR-CODE (class * 100 + number).
     pub error_code: Option<u16>,
+    /// REALM.
     pub realm: Option<String>,
+    /// NONCE.
     pub nonce: Option<String>,
+    /// USERNAME.
     pub username: Option<String>,
+    /// LIFETIME, seconds.
     pub lifetime: Option<u32>,
+    /// XOR-RELAYED-ADDRESS.
     pub relayed: Option<SocketAddr>,
+    /// XOR-MAPPED-ADDRESS.
     pub mapped: Option<SocketAddr>,
+    /// XOR-PEER-ADDRESS.
     pub peer: Option<SocketAddr>,
+    /// DATA.
     pub data: Option<Vec<u8>>,
     /// Offset of MESSAGE-INTEGRITY, if present (for verification).
     integrity_at: Option<usize>,

@@ -93,20 +93,23 @@ pub struct CallStats {
     pub rtt: Option<Duration>,
     /// Fraction of our packets the peer reports lost (0..1).
     pub send_loss: f64,
-    /// RTP audio packets sent and received.
+    /// RTP audio packets sent.
     pub packets_sent: u64,
+    /// RTP audio packets received from the negotiated SSRC.
     pub packets_received: u64,
     /// Datagrams str0m refused (not STUN/DTLS/RTP, or failed decryption).
     pub datagrams_rejected: u64,
     /// When ICE+DTLS connected, relative to start.
     pub connect_time: Option<Duration>,
-    /// Binding responses from STUN servers, and the server-reflexive candidates they gave.
+    /// Binding responses from STUN servers.
     pub stun_responses: u32,
+    /// Server-reflexive candidates learned from them.
     pub reflexive_candidates: u32,
     /// Relayed candidates allocated on TURN servers.
     pub relayed_candidates: u32,
-    /// The ICE pair in use: (local, remote), and whether the local side is a TURN relay.
+    /// The ICE pair in use: (local, remote).
     pub selected_pair: Option<(SocketAddr, SocketAddr)>,
+    /// Whether that pair's local side is a TURN relay.
     pub via_relay: bool,
 }
 
