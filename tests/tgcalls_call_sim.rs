@@ -18,6 +18,7 @@ struct Side {
     remote_muted: Vec<bool>,
     /// Datagrams sent anywhere but the STUN/TURN server.
     direct_sent: u64,
+    logs: Vec<String>,
 }
 
 impl Side {
@@ -37,6 +38,7 @@ impl Side {
             frames: Vec::new(),
             remote_muted: Vec::new(),
             direct_sent: 0,
+            logs: Vec::new(),
         }
     }
 
@@ -46,7 +48,7 @@ impl Side {
                 CallEvent::State(s) => self.states.push(s),
                 CallEvent::AudioFrame { pts_ms, data } => self.frames.push((pts_ms, data)),
                 CallEvent::RemoteMediaState(m) => self.remote_muted.push(m.muted),
-                CallEvent::Log(_) => {}
+                CallEvent::Log(l) => self.logs.push(l),
             }
         }
     }
@@ -121,6 +123,48 @@ enum Topology {
     Nat { stun: bool },
     /// Nothing but the TURN server is reachable: only relayed candidates connect.
     RelayOnly,
+    /// Nothing but a Telegram reflector is reachable (`phoneConnection`, spec 3.7 framing).
+    ReflectorOnly,
+}
+
+/// The reflector of the reflector-only scenario and the two sides' peer tags (same first 12
+/// bytes: the call; the rest differs per side, as Telegram hands them out).
+const REFLECTOR: &str = "198.51.100.250:443";
+const TAG_A: [u8; 16] = [
+    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0, 0, 0, 1,
+];
+const TAG_B: [u8; 16] = [
+    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0, 0, 0, 2,
+];
+
+/// A minimal reflector: a hello registers its 16-byte tag and is echoed (the service reply);
+/// any other datagram goes unchanged to whoever registered its first 16 bytes.
+#[derive(Default)]
+struct SimReflector {
+    registered: Vec<([u8; 16], usize)>,
+    forwarded: u64,
+}
+
+impl SimReflector {
+    fn handle(&mut self, me: usize, data: &[u8]) -> Vec<(usize, Vec<u8>)> {
+        use tgvoip::wire::tgcalls::reflector;
+        if let Some(tag) = reflector::parse_hello(data) {
+            if !self.registered.iter().any(|r| r.0 == tag) {
+                self.registered.push((tag, me));
+            }
+            return vec![(me, data.to_vec())];
+        }
+        let Some(dest) = data.get(..16) else {
+            return Vec::new();
+        };
+        match self.registered.iter().find(|r| r.0 == dest) {
+            Some(&(_, to)) => {
+                self.forwarded += 1;
+                vec![(to, data.to_vec())]
+            }
+            None => Vec::new(),
+        }
+    }
 }
 
 /// A minimal TURN server: long-term auth (401 then MESSAGE-INTEGRITY checked), one allocation
@@ -208,7 +252,7 @@ fn run_net(
     let t0 = Instant::now();
     let mut a = Side::new(&key, true, "10.0.0.1:4000", t0);
     // In the relay-only topology the callee has p2p_allowed = false: it offers its relay only.
-    let p2p = topo != Topology::RelayOnly;
+    let p2p = !matches!(topo, Topology::RelayOnly | Topology::ReflectorOnly);
     let mut b = Side::with_p2p(&key, false, "10.1.0.2:5000", t0, p2p);
     let public: [SocketAddr; 2] = [
         "198.51.100.1:6000".parse().unwrap(),
@@ -222,6 +266,12 @@ fn run_net(
         b.call.add_stun_server(stun);
     }
     let mut turn_server = SimTurn::new();
+    let refl: SocketAddr = REFLECTOR.parse().unwrap();
+    let mut reflector_server = SimReflector::default();
+    if topo == Topology::ReflectorOnly {
+        assert!(a.call.add_reflector(1, refl, TAG_A));
+        assert!(b.call.add_reflector(1, refl, TAG_B));
+    }
     if topo == Topology::RelayOnly {
         a.call.add_turn_server(turn, TURN_USER, TURN_PASS);
         b.call.add_turn_server(turn, TURN_USER, TURN_PASS);
@@ -278,13 +328,20 @@ fn run_net(
             let (me, other) = if to_b { (0, 1) } else { (1, 0) };
             while let Some(t) = s.call.poll_transmit() {
                 assert_eq!(t.source, s.addr);
-                if t.destination != stun && t.destination != turn {
+                if t.destination != stun && t.destination != turn && t.destination != refl {
                     s.direct_sent += 1;
                 }
                 if net.lost() {
                     continue;
                 }
-                if topo == Topology::RelayOnly {
+                if topo == Topology::ReflectorOnly {
+                    if t.destination == refl {
+                        for (to, data) in reflector_server.handle(me, &t.data) {
+                            net.queue
+                                .push_back((now + net.delay, to == 1, refl, addrs[to], data));
+                        }
+                    }
+                } else if topo == Topology::RelayOnly {
                     if t.destination == turn {
                         for (to, data) in turn_server.handle(me, &t.data) {
                             net.queue
@@ -489,4 +546,31 @@ fn connects_through_turn_when_only_the_relay_is_reachable() {
         }
     }
     assert!(released);
+}
+
+#[test]
+fn connects_through_a_telegram_reflector() {
+    let (a, b) = run_net(
+        0.05,
+        5,
+        8,
+        Some(Duration::from_secs(6)),
+        Topology::ReflectorOnly,
+    );
+    for s in [&a, &b] {
+        assert!(s.states.contains(&CallState::Established), "{:?}", s.states);
+        assert_eq!(s.call.stats().reflector_candidates, 1);
+        assert!(s.call.stats().via_relay, "{:?}", s.call.stats());
+        assert!(s.frames.len() > 40, "{} frames", s.frames.len());
+    }
+    assert_eq!(b.remote_muted.last(), Some(&true));
+    assert_eq!(b.direct_sent, 0);
+    // The candidate went out in tgcalls's hostname form, never as the synthetic address.
+    for s in [&a, &b] {
+        let cand: Vec<&String> = s.logs.iter().filter(|l| l.contains("typ relay")).collect();
+        assert_eq!(cand.len(), 1, "{cand:?}");
+        assert!(cand[0].contains(".reflector 443 typ relay"), "{}", cand[0]);
+        assert!(cand[0].contains("reflector-1-"), "{}", cand[0]);
+        assert!(!cand[0].contains("240."), "{}", cand[0]);
+    }
 }

@@ -376,3 +376,85 @@ fn p2p_not_allowed_without_relays_does_not_connect() {
     a.ctl.stop().unwrap();
     b.ctl.stop().unwrap();
 }
+
+/// With P2P off, a `phoneConnection` relay from `set_remote_endpoints` carries the call as a
+/// Telegram reflector (spec 3.7 framing; a minimal reflector on loopback forwards by tag).
+#[test]
+fn reflector_endpoint_carries_the_call_when_p2p_is_off() {
+    use tgvoip::wire::tgcalls::reflector;
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let port = server.local_addr().unwrap().port();
+    let forwarded = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (fwd2, stop2) = (forwarded.clone(), stop.clone());
+    let relay_thread = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let mut registered: Vec<([u8; 16], std::net::SocketAddr)> = Vec::new();
+        while !stop2.load(Ordering::Relaxed) {
+            let Ok((n, from)) = server.recv_from(&mut buf) else {
+                continue;
+            };
+            let data = &buf[..n];
+            if let Some(tag) = reflector::parse_hello(data) {
+                registered.retain(|r| r.0 != tag);
+                registered.push((tag, from));
+                let _ = server.send_to(data, from);
+            } else if let Some(r) = registered
+                .iter()
+                .find(|r| data.len() >= 16 && r.0 == data[..16])
+            {
+                fwd2.fetch_add(1, Ordering::Relaxed);
+                let _ = server.send_to(data, r.1);
+            }
+        }
+    });
+    let key: [u8; 256] = std::array::from_fn(|i| (i * 19 + 2) as u8);
+    let a = side(&key, true);
+    let b = side(&key, false);
+    for (s, last) in [(&a, 1u8), (&b, 2u8)] {
+        let mut peer_tag = [0x5Au8; 16];
+        peer_tag[15] = last;
+        let relay = tgvoip::Endpoint {
+            id: 4242,
+            ipv4: Some(Ipv4Addr::LOCALHOST),
+            ipv6: None,
+            port,
+            kind: tgvoip::EndpointType::UdpRelay,
+            peer_tag,
+        };
+        s.ctl
+            .set_remote_endpoints(vec![relay], false, Controller::connection_max_layer())
+            .unwrap();
+        s.ctl.start().unwrap();
+        s.ctl.connect().unwrap();
+    }
+    assert!(
+        wait_for(10, &a, &b, || a.ctl.state() == CallState::Established
+            && b.ctl.state() == CallState::Established
+            && a.loud.load(Ordering::Relaxed) > 20
+            && b.loud.load(Ordering::Relaxed) > 20),
+        "states {:?} / {:?}, loud {} / {}",
+        a.ctl.state(),
+        b.ctl.state(),
+        a.loud.load(Ordering::Relaxed),
+        b.loud.load(Ordering::Relaxed)
+    );
+    let log: serde_json::Value = serde_json::from_str(&a.ctl.debug_log()).unwrap();
+    let rtp_sent = a.ctl.rtp_packet_counts().0 + b.ctl.rtp_packet_counts().0;
+    a.ctl.stop().unwrap();
+    b.ctl.stop().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    relay_thread.join().unwrap();
+    // Everything went through the reflector (P2P is off, no TURN): at least every RTP packet
+    // both sides sent, plus ICE, DTLS and SCTP.
+    let forwarded_n = forwarded.load(Ordering::Relaxed);
+    assert!(rtp_sent > 10, "{rtp_sent}");
+    assert!(forwarded_n > rtp_sent, "{forwarded_n} <= {rtp_sent}");
+    println!(
+        "[tgcalls-controller] via reflector: {} datagrams forwarded; log {log}",
+        forwarded.load(Ordering::Relaxed)
+    );
+}

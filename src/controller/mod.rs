@@ -19,7 +19,7 @@ use std::thread::{JoinHandle, ThreadId};
 use crossbeam_channel::{unbounded, Sender};
 
 use crate::api::{
-    CallError, CallState, Config, Endpoint, NetworkType, TrafficStats, WebrtcEndpoint,
+    CallError, CallState, Config, Endpoint, EndpointType, NetworkType, TrafficStats, WebrtcEndpoint,
 };
 use crate::audio::{chunk_ring, AudioIo, AudioShared, AudioThread};
 use crate::media::opus::Bandwidth;
@@ -335,6 +335,7 @@ impl Controller {
     }
 
     /// Sets the relays from signalling, whether P2P is allowed, and the negotiated max layer.
+    /// In a tgcalls call the UDP relays are used as Telegram reflectors (with their peer tags).
     pub fn set_remote_endpoints(
         &self,
         endpoints: Vec<Endpoint>,
@@ -602,6 +603,27 @@ impl Controller {
                 if e.turn {
                     call.add_turn_server(addr, &e.username, &e.password);
                 }
+            }
+        }
+        // `phoneConnection` relays are Telegram reflectors here (spec 3.1/3.7): server id = 1 +
+        // index in the ascending order of their ids; one port per server, IPv4 preferred.
+        let mut ids: Vec<i64> = s
+            .endpoints
+            .iter()
+            .filter(|e| e.kind == EndpointType::UdpRelay)
+            .map(|e| e.id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for e in s
+            .endpoints
+            .iter()
+            .filter(|e| e.kind == EndpointType::UdpRelay)
+        {
+            let ip = e.ipv4.map(IpAddr::V4).or(e.ipv6.map(IpAddr::V6));
+            let server_id = ids.iter().position(|&id| id == e.id).map_or(0, |i| i + 1);
+            if let (Some(ip), Ok(server_id)) = (ip, u8::try_from(server_id)) {
+                call.add_reflector(server_id, std::net::SocketAddr::new(ip, e.port), e.peer_tag);
             }
         }
         for data in std::mem::take(&mut s.early_signaling) {

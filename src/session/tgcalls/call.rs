@@ -27,6 +27,7 @@ use super::turn::{TurnClient, TurnEvent};
 use super::{LocalParams, SignalingEvent, SignalingSession};
 use crate::api::CallState;
 use crate::wire::stun;
+use crate::wire::tgcalls::reflector;
 use crate::wire::tgcalls::{Candidate, MediaState, Message, VideoState};
 
 /// The media id both sides' audio streams live under (never sent: tgcalls V2 has no MID).
@@ -46,6 +47,26 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// STUN Binding requests per (host candidate, server), 500 ms apart, doubling.
 const STUN_TRIES: u32 = 4;
 const STUN_FIRST_RTO: Duration = Duration::from_millis(500);
+
+/// Reflector hellos: every 500 ms until the first reply, then every 10 s (spec 3.7).
+const REFLECTOR_HELLO_FAST: Duration = Duration::from_millis(500);
+const REFLECTOR_HELLO_SLOW: Duration = Duration::from_secs(10);
+
+/// Our port on one Telegram reflector (`phoneConnection`). str0m sees it as a relayed
+/// candidate at a synthetic address (240.0.0.0/8, never routed), as it sees each peer port on
+/// the same reflector; the real traffic goes to the reflector in its own framing.
+#[derive(Debug, Clone)]
+struct ReflectorPort {
+    server_id: u8,
+    server: SocketAddr,
+    peer_tag: [u8; 16],
+    local: SocketAddr,
+    random_tag: u32,
+    tag: [u8; 16],
+    synthetic: SocketAddr,
+    ready: bool,
+    next_hello: Instant,
+}
 
 /// A Binding request to a STUN server from one host candidate, until answered.
 #[derive(Debug, Clone)]
@@ -107,9 +128,11 @@ pub struct CallStats {
     pub reflexive_candidates: u32,
     /// Relayed candidates allocated on TURN servers.
     pub relayed_candidates: u32,
+    /// Relay candidates on Telegram reflectors (answered hellos).
+    pub reflector_candidates: u32,
     /// The ICE pair in use: (local, remote).
     pub selected_pair: Option<(SocketAddr, SocketAddr)>,
-    /// Whether that pair's local side is a TURN relay.
+    /// Whether that pair's local side is a TURN relay or a reflector.
     pub via_relay: bool,
 }
 
@@ -147,6 +170,10 @@ pub struct TgcallsCall {
     /// `phoneCall.p2p_allowed`: when false only relayed candidates are offered (no host, no
     /// STUN), as tgcalls does.
     p2p_allowed: bool,
+    reflectors: Vec<ReflectorPort>,
+    /// Synthetic addresses of peer ports on our reflectors: (address, reflector index, tag).
+    reflector_peers: Vec<(SocketAddr, usize, u32)>,
+    next_synthetic: u32,
 }
 
 impl TgcallsCall {
@@ -223,6 +250,9 @@ impl TgcallsCall {
             turn_servers: Vec::new(),
             turns: Vec::new(),
             p2p_allowed: true,
+            reflectors: Vec::new(),
+            reflector_peers: Vec::new(),
+            next_synthetic: 1,
         }
     }
 
@@ -289,6 +319,130 @@ impl TgcallsCall {
         for local in self.hosts.clone() {
             self.add_turn_client(local, server, username, password);
         }
+    }
+
+    /// Adds a Telegram reflector (`phoneConnection` with its 16-byte `peer_tag`; `server_id`
+    /// is 1 + its index in the ascending order of the reflector ids, spec 3.1). Our port on it
+    /// uses the first host socket of the same address family; call after the host candidates.
+    /// Returns false without such a socket.
+    pub fn add_reflector(&mut self, server_id: u8, server: SocketAddr, peer_tag: [u8; 16]) -> bool {
+        let Some(&local) = self.hosts.iter().find(|h| h.is_ipv4() == server.is_ipv4()) else {
+            return false;
+        };
+        let random_tag = loop {
+            let t: u32 = rand::random();
+            if t != 0 {
+                break t;
+            }
+        };
+        let synthetic = self.alloc_synthetic(server.port());
+        self.reflectors.push(ReflectorPort {
+            server_id,
+            server,
+            peer_tag,
+            local,
+            random_tag,
+            tag: reflector::own_tag(&peer_tag, random_tag),
+            synthetic,
+            ready: false,
+            next_hello: self.started_at.unwrap_or_else(Instant::now),
+        });
+        true
+    }
+
+    fn alloc_synthetic(&mut self, port: u16) -> SocketAddr {
+        let n = self.next_synthetic;
+        self.next_synthetic += 1;
+        let ip = std::net::Ipv4Addr::new(240, (n >> 16) as u8, (n >> 8) as u8, n as u8);
+        SocketAddr::new(ip.into(), port)
+    }
+
+    /// The synthetic address str0m uses for the peer port `tag` on reflector `idx`.
+    fn reflector_peer(&mut self, idx: usize, tag: u32) -> SocketAddr {
+        if let Some(p) = self
+            .reflector_peers
+            .iter()
+            .find(|p| p.1 == idx && p.2 == tag)
+        {
+            return p.0;
+        }
+        let addr = self.alloc_synthetic(self.reflectors[idx].server.port());
+        self.reflector_peers.push((addr, idx, tag));
+        addr
+    }
+
+    /// Sends due reflector hellos.
+    fn drive_reflectors(&mut self, now: Instant) {
+        if self.started_at.is_none() {
+            return;
+        }
+        for r in &mut self.reflectors {
+            if r.next_hello <= now {
+                self.transmits.push_back(CallTransmit {
+                    source: r.local,
+                    destination: r.server,
+                    data: reflector::hello(&r.tag),
+                });
+                r.next_hello = now
+                    + if r.ready {
+                        REFLECTOR_HELLO_SLOW
+                    } else {
+                        REFLECTOR_HELLO_FAST
+                    };
+            }
+        }
+    }
+
+    /// A datagram from reflector `idx`. Returns false if it was not for us.
+    fn on_reflector_datagram(&mut self, now: Instant, idx: usize, data: &[u8]) -> bool {
+        let tag = self.reflectors[idx].tag;
+        match reflector::parse(&tag, data) {
+            Some(reflector::Incoming::Service) => {
+                if !self.reflectors[idx].ready {
+                    self.reflectors[idx].ready = true;
+                    self.reflectors[idx].next_hello = now + REFLECTOR_HELLO_SLOW;
+                    let r = self.reflectors[idx].clone();
+                    if let Ok(c) = IceCandidate::relayed(r.synthetic, r.local, "udp") {
+                        if let Some(c) = self.rtc.add_local_candidate(c) {
+                            // The peer gets the hostname form tgcalls uses, not the synthetic
+                            // address.
+                            let sdp = c.to_sdp_string().replacen(
+                                &format!("{} {}", r.synthetic.ip(), r.synthetic.port()),
+                                &format!(
+                                    "{} {}",
+                                    reflector::hostname(r.server_id, r.random_tag),
+                                    r.server.port()
+                                ),
+                                1,
+                            );
+                            self.signal_candidate(&sdp);
+                            self.stats.reflector_candidates += 1;
+                        }
+                    }
+                }
+                true
+            }
+            Some(reflector::Incoming::Data { from_tag, payload }) => {
+                let from = self.reflector_peer(idx, from_tag);
+                let to = self.reflectors[idx].synthetic;
+                self.feed_rtc(now, from, to, payload);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A remote candidate on a reflector (`reflector-<id>-<tag>.reflector`) as the synthetic
+    /// address of that peer port on our port of the same reflector; `None` for other candidates
+    /// or reflectors we do not have.
+    fn map_reflector_candidate(&mut self, sdp: &str) -> Option<String> {
+        let mut tokens: Vec<String> = sdp.split_whitespace().map(str::to_owned).collect();
+        let (id, tag) = reflector::parse_hostname(tokens.get(4)?)?;
+        let idx = self.reflectors.iter().position(|r| r.server_id == id)?;
+        let addr = self.reflector_peer(idx, tag);
+        tokens[4] = addr.ip().to_string();
+        *tokens.get_mut(5)? = addr.port().to_string();
+        Some(tokens.join(" "))
     }
 
     fn add_turn_client(&mut self, local: SocketAddr, server: SocketAddr, user: &str, pass: &str) {
@@ -379,6 +533,8 @@ impl TgcallsCall {
 
     fn signal_candidate(&mut self, sdp: &str) {
         let sdp = sdp.strip_prefix("a=").unwrap_or(sdp).to_owned();
+        self.events
+            .push_back(CallEvent::Log(format!("local candidate {sdp}")));
         self.signaling.add_local_candidate(Candidate {
             sdp_string: sdp,
             sdp_mid: Some(String::new()),
@@ -445,8 +601,12 @@ impl TgcallsCall {
         for p in &mut self.probes {
             p.next_send = now;
         }
+        for r in &mut self.reflectors {
+            r.next_hello = now;
+        }
         self.send_probes(now);
         self.drive_turns(now);
+        self.drive_reflectors(now);
         self.signaling.start(now);
         self.drain_signaling(now);
     }
@@ -472,6 +632,16 @@ impl TgcallsCall {
     ) {
         if self.stun_servers.contains(&source) && self.on_stun_response(source, data) {
             return;
+        }
+        if let Some(i) = self
+            .reflectors
+            .iter()
+            .position(|r| r.server == source && r.local == local)
+        {
+            if self.on_reflector_datagram(now, i, data) {
+                self.drain_rtc(now);
+                return;
+            }
         }
         if let Some(i) = self
             .turns
@@ -509,6 +679,7 @@ impl TgcallsCall {
         self.signaling.handle_timeout(now);
         self.send_probes(now);
         self.drive_turns(now);
+        self.drive_reflectors(now);
         if self.rtc_timeout.is_some_and(|t| t <= now) {
             let _ = self.rtc.handle_input(Input::Timeout(now));
         }
@@ -528,11 +699,15 @@ impl TgcallsCall {
         let turns = self
             .started_at
             .and(self.turns.iter().filter_map(|t| t.poll_timeout()).min());
+        let hellos = self
+            .started_at
+            .and(self.reflectors.iter().map(|r| r.next_hello).min());
         [
             self.rtc_timeout,
             self.signaling.poll_timeout(),
             probes,
             turns,
+            hellos,
         ]
         .into_iter()
         .flatten()
@@ -674,7 +849,10 @@ impl TgcallsCall {
                 }
                 SignalingEvent::RemoteCandidates(cands) => {
                     for c in cands {
-                        match IceCandidate::from_sdp_string(&c.sdp_string) {
+                        let sdp = self
+                            .map_reflector_candidate(&c.sdp_string)
+                            .unwrap_or_else(|| c.sdp_string.clone());
+                        match IceCandidate::from_sdp_string(&sdp) {
                             Ok(ic) => self.rtc.add_remote_candidate(ic),
                             Err(e) => self.events.push_back(CallEvent::Log(format!(
                                 "remote candidate {:?} ignored: {e}",
@@ -724,6 +902,27 @@ impl TgcallsCall {
                     break;
                 }
                 Ok(Output::Transmit(t)) => {
+                    // From our reflector port: in the reflector's framing, to a peer port on
+                    // the same reflector.
+                    if let Some(idx) = self.reflectors.iter().position(|r| r.synthetic == t.source)
+                    {
+                        let peer = self
+                            .reflector_peers
+                            .iter()
+                            .find(|p| p.0 == t.destination && p.1 == idx)
+                            .map(|p| p.2);
+                        if let Some(to_tag) = peer {
+                            let r = &self.reflectors[idx];
+                            let data =
+                                reflector::wrap(&r.peer_tag, to_tag, r.random_tag, &t.contents);
+                            self.transmits.push_back(CallTransmit {
+                                source: r.local,
+                                destination: r.server,
+                                data,
+                            });
+                        }
+                        continue;
+                    }
                     // From a relayed candidate: through its TURN allocation.
                     if let Some(turn) = self
                         .turns
@@ -826,7 +1025,8 @@ impl TgcallsCall {
                 if let Some(p) = &s.selected_candidate_pair {
                     let pair = (p.local.addr, p.remote.addr);
                     self.stats.selected_pair = Some(pair);
-                    self.stats.via_relay = self.turns.iter().any(|t| t.relayed() == Some(pair.0));
+                    self.stats.via_relay = self.turns.iter().any(|t| t.relayed() == Some(pair.0))
+                        || self.reflectors.iter().any(|r| r.synthetic == pair.0);
                     if let Some(rtt) = p.current_round_trip_time {
                         self.stats.rtt = Some(rtt);
                     }
