@@ -122,7 +122,7 @@ fn session_survives_garbage_and_valid_mutations() {
     }
 }
 
-/// STUN and TURN decoders (server responses and Data indications reach us from the network)
+/// STUN, TURN and reflector decoders (server responses and relayed data reach us from the network)
 /// and a TURN client fed mutated server messages: no panic; a Binding response survives only
 /// if it still parses to some address.
 #[test]
@@ -160,6 +160,10 @@ fn stun_and_turn_decoders_never_panic() {
         if let Some(m) = turn::parse(&data) {
             let _ = m.verify(&data, b"key");
         }
+        let tag = [0x11u8; 16];
+        let _ = tgvoip::wire::tgcalls::reflector::parse(&tag, &data);
+        let _ = tgvoip::wire::tgcalls::reflector::parse_hello(&data);
+        let _ = tgvoip::wire::tgcalls::reflector::parse_hostname(&String::from_utf8_lossy(&data));
         let _ = client.handle_input(now, &data);
         let _ = client.handle_timeout(now);
         while client.poll_transmit().is_some() {}
