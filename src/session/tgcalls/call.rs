@@ -23,12 +23,17 @@ use str0m::net::{Protocol as NetProtocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate as IceCandidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 
-use super::turn::{TurnClient, TurnEvent};
+use super::turn::TurnClient;
 use super::{LocalParams, SignalingEvent, SignalingSession};
 use crate::api::CallState;
-use crate::wire::stun;
 use crate::wire::tgcalls::reflector;
 use crate::wire::tgcalls::{Candidate, MediaState, Message, VideoState};
+
+mod relays;
+mod stun_probe;
+
+use relays::ReflectorPort;
+use stun_probe::{StunProbe, STUN_TRIES};
 
 /// The media id both sides' audio streams live under (never sent: tgcalls V2 has no MID).
 const AUDIO_MID: &str = "0";
@@ -44,40 +49,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub const RECONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often str0m emits statistics (RTT, loss).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
-/// STUN Binding requests per (host candidate, server), 500 ms apart, doubling.
-const STUN_TRIES: u32 = 4;
-const STUN_FIRST_RTO: Duration = Duration::from_millis(500);
-
-/// Reflector hellos: every 500 ms until the first reply, then every 10 s (spec 3.7).
-const REFLECTOR_HELLO_FAST: Duration = Duration::from_millis(500);
-const REFLECTOR_HELLO_SLOW: Duration = Duration::from_secs(10);
-
-/// Our port on one Telegram reflector (`phoneConnection`). str0m sees it as a relayed
-/// candidate at a synthetic address (240.0.0.0/8, never routed), as it sees each peer port on
-/// the same reflector; the real traffic goes to the reflector in its own framing.
-#[derive(Debug, Clone)]
-struct ReflectorPort {
-    server_id: u8,
-    server: SocketAddr,
-    peer_tag: [u8; 16],
-    local: SocketAddr,
-    random_tag: u32,
-    tag: [u8; 16],
-    synthetic: SocketAddr,
-    ready: bool,
-    next_hello: Instant,
-}
-
-/// A Binding request to a STUN server from one host candidate, until answered.
-#[derive(Debug, Clone)]
-struct StunProbe {
-    txid: [u8; 12],
-    local: SocketAddr,
-    server: SocketAddr,
-    next_send: Instant,
-    tries: u32,
-}
-
 /// Something the engine must act on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallEvent {
@@ -307,230 +278,6 @@ impl TgcallsCall {
         true
     }
 
-    /// Adds a TURN server (`phoneConnectionWebrtc` with `turn`, username and password): each
-    /// host candidate of the same address family allocates a relayed address on it, which
-    /// becomes a relayed candidate; media to and from it goes in Send / Data indications.
-    pub fn add_turn_server(&mut self, server: SocketAddr, username: &str, password: &str) {
-        if self.turn_servers.iter().any(|t| t.0 == server) {
-            return;
-        }
-        self.turn_servers
-            .push((server, username.to_owned(), password.to_owned()));
-        for local in self.hosts.clone() {
-            self.add_turn_client(local, server, username, password);
-        }
-    }
-
-    /// Adds a Telegram reflector (`phoneConnection` with its 16-byte `peer_tag`; `server_id`
-    /// is 1 + its index in the ascending order of the reflector ids, spec 3.1). Our port on it
-    /// uses the first host socket of the same address family; call after the host candidates.
-    /// Returns false without such a socket.
-    pub fn add_reflector(&mut self, server_id: u8, server: SocketAddr, peer_tag: [u8; 16]) -> bool {
-        let Some(&local) = self.hosts.iter().find(|h| h.is_ipv4() == server.is_ipv4()) else {
-            return false;
-        };
-        let random_tag = loop {
-            let t: u32 = rand::random();
-            if t != 0 {
-                break t;
-            }
-        };
-        let synthetic = self.alloc_synthetic(server.port());
-        self.reflectors.push(ReflectorPort {
-            server_id,
-            server,
-            peer_tag,
-            local,
-            random_tag,
-            tag: reflector::own_tag(&peer_tag, random_tag),
-            synthetic,
-            ready: false,
-            next_hello: self.started_at.unwrap_or_else(Instant::now),
-        });
-        true
-    }
-
-    fn alloc_synthetic(&mut self, port: u16) -> SocketAddr {
-        let n = self.next_synthetic;
-        self.next_synthetic += 1;
-        let ip = std::net::Ipv4Addr::new(240, (n >> 16) as u8, (n >> 8) as u8, n as u8);
-        SocketAddr::new(ip.into(), port)
-    }
-
-    /// The synthetic address str0m uses for the peer port `tag` on reflector `idx`.
-    fn reflector_peer(&mut self, idx: usize, tag: u32) -> SocketAddr {
-        if let Some(p) = self
-            .reflector_peers
-            .iter()
-            .find(|p| p.1 == idx && p.2 == tag)
-        {
-            return p.0;
-        }
-        let addr = self.alloc_synthetic(self.reflectors[idx].server.port());
-        self.reflector_peers.push((addr, idx, tag));
-        addr
-    }
-
-    /// Sends due reflector hellos.
-    fn drive_reflectors(&mut self, now: Instant) {
-        if self.started_at.is_none() {
-            return;
-        }
-        for r in &mut self.reflectors {
-            if r.next_hello <= now {
-                self.transmits.push_back(CallTransmit {
-                    source: r.local,
-                    destination: r.server,
-                    data: reflector::hello(&r.tag),
-                });
-                r.next_hello = now
-                    + if r.ready {
-                        REFLECTOR_HELLO_SLOW
-                    } else {
-                        REFLECTOR_HELLO_FAST
-                    };
-            }
-        }
-    }
-
-    /// A datagram from reflector `idx`. Returns false if it was not for us.
-    fn on_reflector_datagram(&mut self, now: Instant, idx: usize, data: &[u8]) -> bool {
-        let tag = self.reflectors[idx].tag;
-        match reflector::parse(&tag, data) {
-            Some(reflector::Incoming::Service) => {
-                if !self.reflectors[idx].ready {
-                    self.reflectors[idx].ready = true;
-                    self.reflectors[idx].next_hello = now + REFLECTOR_HELLO_SLOW;
-                    let r = self.reflectors[idx].clone();
-                    if let Ok(c) = IceCandidate::relayed(r.synthetic, r.local, "udp") {
-                        if let Some(c) = self.rtc.add_local_candidate(c) {
-                            // The peer gets the hostname form tgcalls uses, not the synthetic
-                            // address.
-                            let sdp = c.to_sdp_string().replacen(
-                                &format!("{} {}", r.synthetic.ip(), r.synthetic.port()),
-                                &format!(
-                                    "{} {}",
-                                    reflector::hostname(r.server_id, r.random_tag),
-                                    r.server.port()
-                                ),
-                                1,
-                            );
-                            self.signal_candidate(&sdp);
-                            self.stats.reflector_candidates += 1;
-                        }
-                    }
-                }
-                true
-            }
-            Some(reflector::Incoming::Data { from_tag, payload }) => {
-                let from = self.reflector_peer(idx, from_tag);
-                let to = self.reflectors[idx].synthetic;
-                self.feed_rtc(now, from, to, payload);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// A remote candidate on a reflector (`reflector-<id>-<tag>.reflector`) as the synthetic
-    /// address of that peer port on our port of the same reflector; `None` for other candidates
-    /// or reflectors we do not have.
-    fn map_reflector_candidate(&mut self, sdp: &str) -> Option<String> {
-        let mut tokens: Vec<String> = sdp.split_whitespace().map(str::to_owned).collect();
-        let (id, tag) = reflector::parse_hostname(tokens.get(4)?)?;
-        let idx = self.reflectors.iter().position(|r| r.server_id == id)?;
-        let addr = self.reflector_peer(idx, tag);
-        tokens[4] = addr.ip().to_string();
-        *tokens.get_mut(5)? = addr.port().to_string();
-        Some(tokens.join(" "))
-    }
-
-    fn add_turn_client(&mut self, local: SocketAddr, server: SocketAddr, user: &str, pass: &str) {
-        if local.is_ipv4() != server.is_ipv4() {
-            return;
-        }
-        let now = self.started_at.unwrap_or_else(Instant::now);
-        self.turns
-            .push(TurnClient::new(local, server, user, pass, now));
-    }
-
-    /// Runs the TURN clients' timers and queues their messages.
-    fn drive_turns(&mut self, now: Instant) {
-        if self.started_at.is_none() {
-            return;
-        }
-        for i in 0..self.turns.len() {
-            if let Some(ev) = self.turns[i].handle_timeout(now) {
-                self.on_turn_event(now, i, ev);
-            }
-        }
-        self.flush_turns();
-    }
-
-    fn flush_turns(&mut self) {
-        for t in &mut self.turns {
-            while let Some(data) = t.poll_transmit() {
-                self.transmits.push_back(CallTransmit {
-                    source: t.local(),
-                    destination: t.server(),
-                    data,
-                });
-            }
-        }
-    }
-
-    fn on_turn_event(&mut self, now: Instant, i: usize, ev: TurnEvent) {
-        let (local, server) = (self.turns[i].local(), self.turns[i].server());
-        match ev {
-            TurnEvent::Allocated(relayed) => {
-                self.events.push_back(CallEvent::Log(format!(
-                    "TURN {server}: {local} relayed as {relayed}"
-                )));
-                if let Ok(c) = IceCandidate::relayed(relayed, local, "udp") {
-                    if let Some(c) = self.rtc.add_local_candidate(c) {
-                        let sdp = c.to_sdp_string();
-                        self.signal_candidate(&sdp);
-                        self.stats.relayed_candidates += 1;
-                    }
-                }
-            }
-            TurnEvent::Data { peer, data } => {
-                if let Some(relayed) = self.turns[i].relayed() {
-                    self.feed_rtc(now, peer, relayed, &data);
-                }
-            }
-            TurnEvent::Failed(why) => self
-                .events
-                .push_back(CallEvent::Log(format!("TURN {server}: {why}"))),
-        }
-    }
-
-    /// Adds a STUN server (`phoneConnectionWebrtc` with `stun`): each host candidate of the same
-    /// address family asks it for its public address, which becomes a server-reflexive
-    /// candidate when it differs from the host address.
-    pub fn add_stun_server(&mut self, server: SocketAddr) {
-        if self.stun_servers.contains(&server) {
-            return;
-        }
-        self.stun_servers.push(server);
-        for local in self.hosts.clone() {
-            self.add_probe(local, server);
-        }
-    }
-
-    fn add_probe(&mut self, local: SocketAddr, server: SocketAddr) {
-        if local.is_ipv4() != server.is_ipv4() || !self.p2p_allowed {
-            return;
-        }
-        self.probes.push(StunProbe {
-            txid: rand::random(),
-            local,
-            server,
-            next_send: self.started_at.unwrap_or_else(Instant::now),
-            tries: 0,
-        });
-    }
-
     fn signal_candidate(&mut self, sdp: &str) {
         let sdp = sdp.strip_prefix("a=").unwrap_or(sdp).to_owned();
         self.events
@@ -540,56 +287,6 @@ impl TgcallsCall {
             sdp_mid: Some(String::new()),
             sdp_m_line_index: Some(0),
         });
-    }
-
-    /// Sends due STUN Binding requests.
-    fn send_probes(&mut self, now: Instant) {
-        if self.started_at.is_none() {
-            return;
-        }
-        for p in &mut self.probes {
-            if p.tries < STUN_TRIES && p.next_send <= now {
-                self.transmits.push_back(CallTransmit {
-                    source: p.local,
-                    destination: p.server,
-                    data: stun::binding_request(&p.txid),
-                });
-                p.next_send = now + STUN_FIRST_RTO * (1 << p.tries);
-                p.tries += 1;
-            }
-        }
-        self.probes
-            .retain(|p| p.tries < STUN_TRIES || p.next_send > now);
-    }
-
-    /// A Binding response to one of our probes: adds the server-reflexive candidate.
-    fn on_stun_response(&mut self, source: SocketAddr, data: &[u8]) -> bool {
-        let Some((txid, mapped)) = stun::parse_binding_response(data) else {
-            return false;
-        };
-        let Some(i) = self
-            .probes
-            .iter()
-            .position(|p| p.txid == txid && p.server == source)
-        else {
-            return false;
-        };
-        let probe = self.probes.swap_remove(i);
-        self.stats.stun_responses += 1;
-        self.events.push_back(CallEvent::Log(format!(
-            "STUN {}: {} is {mapped}",
-            probe.server, probe.local
-        )));
-        if mapped != probe.local && !self.hosts.contains(&mapped) {
-            if let Ok(c) = IceCandidate::server_reflexive(mapped, probe.local, "udp") {
-                if let Some(c) = self.rtc.add_local_candidate(c) {
-                    let sdp = c.to_sdp_string();
-                    self.signal_candidate(&sdp);
-                    self.stats.reflexive_candidates += 1;
-                }
-            }
-        }
-        true
     }
 
     /// Starts signaling (and the connect timer).
