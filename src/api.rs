@@ -203,3 +203,25 @@ pub struct TrafficStats {
     pub bytes_sent_mobile: u64,
     pub bytes_recvd_mobile: u64,
 }
+
+/// A relay or STUN/TURN server from Telegram signalling (`phoneConnectionWebrtc`), for tgcalls
+/// 8.0.0 / 9.0.0 calls.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebrtcEndpoint {
+    /// The server's id.
+    pub id: i64,
+    /// IPv4 address, if any.
+    pub ipv4: Option<Ipv4Addr>,
+    /// IPv6 address, if any.
+    pub ipv6: Option<Ipv6Addr>,
+    /// UDP port.
+    pub port: u16,
+    /// Usable as a TURN relay (`turn` flag).
+    pub turn: bool,
+    /// Usable as a STUN server (`stun` flag).
+    pub stun: bool,
+    /// TURN username.
+    pub username: String,
+    /// TURN password.
+    pub password: String,
+}

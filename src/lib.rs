@@ -20,5 +20,6 @@ pub mod wire;
 
 pub use api::{
     CallError, CallState, Config, DataSaving, Endpoint, EndpointType, NetworkType, TrafficStats,
+    WebrtcEndpoint,
 };
 pub use controller::{Controller, ControllerError};

@@ -121,3 +121,51 @@ fn session_survives_garbage_and_valid_mutations() {
         }
     }
 }
+
+/// STUN, TURN and reflector decoders (server responses and relayed data reach us from the network)
+/// and a TURN client fed mutated server messages: no panic; a Binding response survives only
+/// if it still parses to some address.
+#[test]
+fn stun_and_turn_decoders_never_panic() {
+    use tgvoip::session::tgcalls::turn::TurnClient;
+    use tgvoip::wire::{stun, turn};
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let txid = [5u8; 12];
+    let peer: std::net::SocketAddr = "[2001:db8::1]:9".parse().unwrap();
+    let seeds = [
+        stun::binding_response(&txid, "203.0.113.1:5".parse().unwrap()),
+        turn::success(turn::ALLOCATE, &txid, Some(peer), Some(peer), Some(600)),
+        turn::error(turn::ALLOCATE, &txid, 401, "realm", "nonce"),
+        turn::data_indication(&txid, peer, b"payload"),
+    ];
+    let now = Instant::now();
+    let server: std::net::SocketAddr = "192.0.2.9:3478".parse().unwrap();
+    let mut client = TurnClient::new("192.0.2.1:4000".parse().unwrap(), server, "u", "p", now);
+    for round in 0..20_000 {
+        let mut data = if round % 3 == 0 {
+            (0..rng.gen_range(0..120)).map(|_| rng.gen()).collect()
+        } else {
+            seeds[rng.gen_range(0..seeds.len())].clone()
+        };
+        if !data.is_empty() {
+            for _ in 0..rng.gen_range(1..4) {
+                if data.is_empty() {
+                    break;
+                }
+                mutate(&mut rng, &mut data);
+            }
+        }
+        let _ = stun::parse_binding_response(&data);
+        let _ = stun::parse_binding_request(&data);
+        if let Some(m) = turn::parse(&data) {
+            let _ = m.verify(&data, b"key");
+        }
+        let tag = [0x11u8; 16];
+        let _ = tgvoip::wire::tgcalls::reflector::parse(&tag, &data);
+        let _ = tgvoip::wire::tgcalls::reflector::parse_hello(&data);
+        let _ = tgvoip::wire::tgcalls::reflector::parse_hostname(&String::from_utf8_lossy(&data));
+        let _ = client.handle_input(now, &data);
+        let _ = client.handle_timeout(now);
+        while client.poll_transmit().is_some() {}
+    }
+}

@@ -18,6 +18,7 @@ const USAGE: &str =
        [-n yes|no] [-g yes|no] [--drain SECS] [--init-timeout SECS] [--mute-at SECS:SECS]
        [--relay HOST:PORT]... [--p2p yes|no] [--bind IP] [--tcp yes|no]
        [--proxy [USER:PASS@]HOST:PORT] [--relay-ipv6 IPV6]
+       tgvoip-call --protocol 9.0.0|8.0.0 --signaling-fds R,W -k KEYHEX -i IN.pcm -o OUT.pcm [...]
 
 Makes one side of a call through the relay at HOST:PORT using the 16-byte peer tag TAGHEX and the
 256-byte key KEYHEX (hex). IN.pcm (s16le, 48 kHz, mono) is sent as the microphone once the call is
@@ -27,6 +28,9 @@ PRE.pcm. -n / -g: noise suppression / gain control (accepted; no DSP in this bui
 path; --bind binds the call socket to IP (e.g. 127.0.0.1, which also becomes the LAN address).
 --tcp yes makes every relay a TCP relay; --proxy goes through a SOCKS5 proxy; --relay-ipv6
 gives the first relay (when it is IPv4) this IPv6 address as well, as signalling can.
+--protocol 9.0.0 or 8.0.0 makes a tgcalls call (no relay or tag): its signaling is read from file
+descriptor R and written to W as frames of `u32 big-endian length || bytes`; media goes P2P
+over the host's non-loopback interfaces (or --bind IP). --protocol 2.4.4 is the default.
 Exits 0 only if audio was received.";
 
 /// Command-line options.
@@ -53,6 +57,10 @@ struct Args {
     tcp: bool,
     proxy: Option<tgvoip::net::ProxyConfig>,
     relay_ipv6: Option<std::net::Ipv6Addr>,
+    /// Protocol version ("2.4.4" unless --protocol).
+    protocol: String,
+    /// File descriptors carrying tgcalls signaling in and out.
+    signaling_fds: Option<(i32, i32)>,
 }
 
 /// Parses `[USER:PASS@]HOST:PORT`.
@@ -116,7 +124,15 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             positional.push(a);
         }
     }
-    let [host, tag] = positional.as_slice() else {
+    let tgcalls = opts
+        .iter()
+        .any(|(k, v)| k == "--protocol" && v.as_str() != "2.4.4");
+    let fallback = ["0.0.0.0:0".to_owned(), "00".repeat(16)];
+    let [host, tag] = (if tgcalls && positional.is_empty() {
+        &fallback[..]
+    } else {
+        positional.as_slice()
+    }) else {
         return Err("expected HOST:PORT and TAGHEX".into());
     };
     let relay = host
@@ -149,6 +165,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         tcp: false,
         proxy: None,
         relay_ipv6: None,
+        protocol: "2.4.4".into(),
+        signaling_fds: None,
     };
     for (k, v) in opts {
         match k.as_str() {
@@ -199,6 +217,20 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--relay-ipv6" => {
                 args.relay_ipv6 = Some(v.parse().map_err(|_| format!("bad IPv6 address {v:?}"))?)
             }
+            "--protocol" => {
+                if tgvoip::session::tgcalls::Protocol::from_version(&v).is_none() {
+                    return Err(format!("unsupported --protocol {v:?}"));
+                }
+                args.protocol = v
+            }
+            "--signaling-fds" => {
+                let (r, w) = v
+                    .split_once(',')
+                    .and_then(|(r, w)| Some((r.parse().ok()?, w.parse().ok()?)))
+                    .filter(|&(r, w): &(i32, i32)| r > 2 && w > 2)
+                    .ok_or("--signaling-fds takes R,W (file descriptors above 2)")?;
+                args.signaling_fds = Some((r, w))
+            }
             "--bind" => args.bind = Some(v.parse().map_err(|_| format!("bad bind address {v:?}"))?),
             _ => return Err(format!("unknown option {k}")),
         }
@@ -211,6 +243,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     if args.input.as_os_str().is_empty() || args.output.as_os_str().is_empty() {
         return Err("-i and -o are required".into());
+    }
+    if tgcalls && args.signaling_fds.is_none() {
+        return Err("--protocol 9.0.0/8.0.0 needs --signaling-fds R,W".into());
     }
     Ok(args)
 }
@@ -306,6 +341,44 @@ fn write_pcm(path: &PathBuf, samples: &[i16]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Wires tgcalls signaling to two inherited file descriptors: frames read from `r` go to the
+/// controller (a reader thread), frames the controller emits are written to `w`.
+fn signaling_pipe(ctl: &Arc<Controller>, r: i32, w: i32) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    // SAFETY: the descriptors were passed to us for this purpose (--signaling-fds) and are owned
+    // by these two File values from here on.
+    let (mut input, mut output) =
+        unsafe { (std::fs::File::from_raw_fd(r), std::fs::File::from_raw_fd(w)) };
+    ctl.set_signaling_callback(Box::new(move |data| {
+        let mut frame = (data.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(data);
+        let _ = output.write_all(&frame).and_then(|_| output.flush());
+    }));
+    let weak = Arc::downgrade(ctl);
+    std::thread::Builder::new()
+        .name("signaling-in".into())
+        .spawn(move || {
+            let mut head = [0u8; 4];
+            while input.read_exact(&mut head).is_ok() {
+                let n = u32::from_be_bytes(head) as usize;
+                if n == 0 || n > 1 << 20 {
+                    break;
+                }
+                let mut data = vec![0u8; n];
+                if input.read_exact(&mut data).is_err() {
+                    break;
+                }
+                let Some(ctl) = weak.upgrade() else { break };
+                if let Err(e) = ctl.receive_signaling_data(&data) {
+                    eprintln!("tgvoip-call: signaling input refused: {e}");
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(a) => a,
@@ -348,7 +421,7 @@ fn run(args: Args) -> Result<bool, String> {
     };
 
     let pre = Arc::new(tgvoip::sync::Mutex::new(Vec::<i16>::new()));
-    let ctl = Controller::new();
+    let ctl = Arc::new(Controller::new());
     ctl.set_config(Config {
         init_timeout: args.init_timeout,
         recv_timeout: Duration::from_secs(10),
@@ -360,6 +433,11 @@ fn run(args: Args) -> Result<bool, String> {
     ctl.set_network_type(args.network);
     ctl.set_encryption_key(&args.key, args.caller)
         .map_err(|e| e.to_string())?;
+    ctl.set_protocol_version(&args.protocol)
+        .map_err(|e| e.to_string())?;
+    if let Some((r, w)) = args.signaling_fds {
+        signaling_pipe(&ctl, r, w)?;
+    }
     let relays = std::iter::once(args.relay).chain(args.extra_relays.iter().copied());
     let endpoints = relays
         .enumerate()
@@ -383,12 +461,14 @@ fn run(args: Args) -> Result<bool, String> {
             }
         })
         .collect();
-    ctl.set_remote_endpoints(
-        endpoints,
-        args.allow_p2p,
-        Controller::connection_max_layer(),
-    )
-    .map_err(|e| e.to_string())?;
+    if args.signaling_fds.is_none() {
+        ctl.set_remote_endpoints(
+            endpoints,
+            args.allow_p2p,
+            Controller::connection_max_layer(),
+        )
+        .map_err(|e| e.to_string())?;
+    }
     if let Some(ip) = args.bind {
         ctl.set_bind_address(ip);
     }
@@ -413,6 +493,7 @@ fn run(args: Args) -> Result<bool, String> {
     ctl.connect().map_err(|e| e.to_string())?;
 
     let mut muted = false;
+    let mut peer_muted = None;
     let mut established_at: Option<Instant> = None;
     let mut done_at: Option<Instant> = None;
     loop {
@@ -445,6 +526,17 @@ fn run(args: Args) -> Result<bool, String> {
                 );
             }
         }
+        let now_peer_muted = ctl.remote_mic_muted();
+        if now_peer_muted != peer_muted {
+            peer_muted = now_peer_muted;
+            if let Some(m) = peer_muted {
+                eprintln!(
+                    "tgvoip-call: {:.3} peer mic {}",
+                    t0.elapsed().as_secs_f64(),
+                    if m { "muted" } else { "unmuted" }
+                );
+            }
+        }
         if input_done.load(Ordering::Acquire) && done_at.is_none() {
             done_at = Some(Instant::now());
         }
@@ -455,6 +547,15 @@ fn run(args: Args) -> Result<bool, String> {
             eprintln!("tgvoip-call: not established within the init timeout");
             break;
         }
+    }
+    if args.signaling_fds.is_some() {
+        let (sent, recvd) = ctl.rtp_packet_counts();
+        eprintln!(
+            "tgvoip-call: tgcalls {}: media connected after {:?} ms, rtp sent {sent} received {recvd}, peer muted {:?}",
+            ctl.protocol_version(),
+            ctl.media_connect_time_ms(),
+            ctl.remote_mic_muted()
+        );
     }
     let snapshot = ctl.snapshot();
     let mut log: serde_json::Value =
@@ -479,7 +580,6 @@ fn run(args: Args) -> Result<bool, String> {
         snapshot.session.drops
     );
     ctl.stop().map_err(|e| e.to_string())?;
-    drop(ctl);
     eprintln!(
         "tgvoip-call: cpu {:.3} s over {:.3} s",
         cpu_seconds(),

@@ -1,8 +1,16 @@
 //! The call controller: the protocol-agnostic public API that applications (and the C ABI) use.
 //! It collects the call setup, then runs three threads per call: the engine (network, session,
-//! media), the real-time audio thread, and a callback thread for state and signal-bar callbacks.
+//! media), the real-time audio thread, and a callback thread for state, signal-bar and
+//! signaling callbacks.
+//!
+//! Two engines sit behind it, chosen at [`Controller::start`] by the protocol version the server
+//! chose ([`Controller::set_protocol_version`]): libtgvoip 2.4.4 (the default; relays from
+//! [`Controller::set_remote_endpoints`]) and tgcalls 8.0.0 / 9.0.0 (signaling through the app
+//! with [`Controller::set_signaling_callback`] and [`Controller::receive_signaling_data`], media
+//! over ICE/DTLS-SRTP).
 
 mod debug;
+mod tgcalls;
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -11,13 +19,17 @@ use std::thread::{JoinHandle, ThreadId};
 
 use crossbeam_channel::{unbounded, Sender};
 
-use crate::api::{CallError, CallState, Config, Endpoint, NetworkType, TrafficStats};
+use crate::api::{
+    CallError, CallState, Config, Endpoint, NetworkType, TrafficStats, WebrtcEndpoint,
+};
 use crate::audio::{chunk_ring, AudioIo, AudioShared, AudioThread};
 use crate::media::opus::Bandwidth;
 use crate::media::{AudioReceiver, AudioSender, BitrateController, BitrateLimits, SenderSettings};
 use crate::net::engine::{Command, Engine, EngineShared, Notice, PreprocessedSink, Snapshot};
+use crate::net::tgcalls_engine::{self, TgcallsCommand, TgcallsShared};
 use crate::net::{ProxyConfig, Transport, UdpTransport};
 use crate::server_config::ServerConfig;
+use crate::session::tgcalls::Protocol;
 use crate::session::{Session, SessionConfig, SessionTunables};
 use crate::sync::Mutex;
 
@@ -63,6 +75,9 @@ impl From<std::io::Error> for ControllerError {
 pub type StateCallback = Box<dyn FnMut(CallState) + Send>;
 /// Called when the signal-bar count (0..=4) changes, on the callback thread.
 pub type SignalBarsCallback = Box<dyn FnMut(i32) + Send>;
+/// Called with each signaling byte string to send to the peer with `phone.sendSignalingData`
+/// (tgcalls calls only), on the callback thread.
+pub type SignalingCallback = Box<dyn FnMut(&[u8]) + Send>;
 
 /// Call setup collected before [`Controller::connect`].
 #[derive(Default)]
@@ -81,13 +96,53 @@ struct Setup {
     bind_ip: Option<IpAddr>,
     proxy: Option<ProxyConfig>,
     transport: Option<Transport>,
+    /// The negotiated protocol (2.4.4 unless set).
+    protocol: Option<(String, Protocol)>,
+    webrtc_endpoints: Vec<WebrtcEndpoint>,
+    /// P2P for a tgcalls call: `set_p2p_allowed`, else `set_remote_endpoints`'s flag, else on.
+    p2p_allowed: Option<bool>,
+    on_signaling: Option<SignalingCallback>,
+    /// Signaling received before the engine runs, in order.
+    early_signaling: Vec<Vec<u8>>,
+    early_signaling_bytes: usize,
+    /// The tgcalls engine's sockets, opened at start.
+    tg_sockets: Option<Vec<(std::net::UdpSocket, std::net::SocketAddr)>>,
     started: bool,
     stopped: bool,
 }
 
+/// The command queue of whichever engine runs the call.
+enum EngineCommands {
+    Legacy(Sender<Command>),
+    Tgcalls(Sender<TgcallsCommand>),
+}
+
+impl EngineCommands {
+    fn send(&self, cmd: Command) {
+        match self {
+            EngineCommands::Legacy(s) => {
+                let _ = s.send(cmd);
+            }
+            EngineCommands::Tgcalls(s) => {
+                let _ = s.send(match cmd {
+                    Command::SetMicMute(m) => TgcallsCommand::SetMicMute(m),
+                    Command::SetNetwork {
+                        network,
+                        data_saving,
+                    } => TgcallsCommand::SetNetwork {
+                        network,
+                        data_saving,
+                    },
+                    Command::Stop => TgcallsCommand::Stop,
+                });
+            }
+        }
+    }
+}
+
 /// Threads of a connected call.
 struct Running {
-    commands: Sender<Command>,
+    commands: EngineCommands,
     engine: JoinHandle<()>,
     audio: Option<AudioThread>,
     callbacks: JoinHandle<()>,
@@ -99,6 +154,7 @@ pub struct Controller {
     setup: Mutex<Setup>,
     running: Mutex<Option<Running>>,
     shared: Arc<EngineShared>,
+    tg_shared: Arc<TgcallsShared>,
     audio_shared: Arc<AudioShared>,
 }
 
@@ -118,6 +174,7 @@ impl Controller {
             }),
             running: Mutex::new(None),
             shared: Arc::new(EngineShared::default()),
+            tg_shared: Arc::new(TgcallsShared::default()),
             audio_shared: Arc::new(AudioShared::default()),
         }
     }
@@ -147,6 +204,7 @@ impl Controller {
     }
 
     /// Sets the relays from signalling, whether P2P is allowed, and the negotiated max layer.
+    /// In a tgcalls call the UDP relays are used as Telegram reflectors (with their peer tags).
     pub fn set_remote_endpoints(
         &self,
         endpoints: Vec<Endpoint>,
@@ -167,6 +225,7 @@ impl Controller {
         let mut s = self.setup.lock();
         s.endpoints = endpoints;
         s.allow_p2p = allow_p2p;
+        s.p2p_allowed.get_or_insert(allow_p2p);
         s.max_layer = max_layer;
         Ok(())
     }
@@ -237,6 +296,24 @@ impl Controller {
         if s.started {
             return Err(ControllerError::InvalidState("already started"));
         }
+        if matches!(s.protocol, Some((_, Protocol::TgcallsV2))) {
+            let ips = match s.bind_ip {
+                Some(ip) => vec![ip],
+                None => crate::net::ifaddr::interface_addrs(),
+            };
+            let sockets = tgcalls_engine::open_sockets(&ips);
+            if sockets.is_empty() {
+                drop(s);
+                self.fail_without_engine();
+                return Err(ControllerError::Io(std::io::Error::new(
+                    std::io::ErrorKind::AddrNotAvailable,
+                    "no non-loopback interface address to bind a socket to",
+                )));
+            }
+            s.tg_sockets = Some(sockets);
+            s.started = true;
+            return Ok(());
+        }
         match UdpTransport::open(s.bind_ip) {
             Ok(t) => {
                 let mut t = Transport::new(t);
@@ -268,6 +345,11 @@ impl Controller {
         let (key, is_outgoing) = s
             .key
             .ok_or(ControllerError::InvalidState("no encryption key set"))?;
+        if matches!(s.protocol, Some((_, Protocol::TgcallsV2))) {
+            let r = self.connect_tgcalls(&mut s, key, is_outgoing)?;
+            *running = Some(r);
+            return Ok(());
+        }
         if s.endpoints.is_empty() {
             return Err(ControllerError::InvalidState("no remote endpoints set"));
         }
@@ -318,26 +400,8 @@ impl Controller {
         let (cmd_tx, cmd_rx) = unbounded();
         let (notice_tx, notice_rx) = unbounded::<Notice>();
 
-        let mut on_state = s.on_state.take();
-        let mut on_bars = s.on_signal_bars.take();
-        let callbacks = std::thread::Builder::new()
-            .name("tgvoip-callbacks".into())
-            .spawn(move || {
-                for notice in notice_rx {
-                    match notice {
-                        Notice::State(state) => {
-                            if let Some(cb) = on_state.as_mut() {
-                                cb(state);
-                            }
-                        }
-                        Notice::SignalBars(bars) => {
-                            if let Some(cb) = on_bars.as_mut() {
-                                cb(bars);
-                            }
-                        }
-                    }
-                }
-            })?;
+        let (_sig_tx, sig_rx) = unbounded::<Vec<u8>>();
+        let callbacks = spawn_callbacks(&mut s, notice_rx, sig_rx)?;
         let callback_thread = callbacks.thread().id();
 
         let mut session = session;
@@ -378,7 +442,7 @@ impl Controller {
         let io = s.audio_io.take().unwrap_or_else(|| Box::new(SilentIo));
         let audio = AudioThread::spawn(io, cap_tx, play_rx, self.audio_shared.clone())?;
         *running = Some(Running {
-            commands: cmd_tx,
+            commands: EngineCommands::Legacy(cmd_tx),
             engine,
             audio: Some(audio),
             callbacks,
@@ -406,7 +470,7 @@ impl Controller {
             if let Some(audio) = r.audio.take() {
                 audio.stop();
             }
-            let _ = r.commands.send(Command::Stop);
+            r.commands.send(Command::Stop);
             let _ = r.engine.join();
             drop(r.commands);
             let _ = r.callbacks.join();
@@ -483,7 +547,7 @@ impl Controller {
 
     fn send(&self, cmd: Command) {
         if let Some(r) = self.running.lock().as_ref() {
-            let _ = r.commands.send(cmd);
+            r.commands.send(cmd);
         }
     }
 
@@ -505,6 +569,51 @@ impl Drop for Controller {
     fn drop(&mut self) {
         let _ = self.stop();
     }
+}
+
+/// Spawns the callback thread: state and signal-bar notices from the engine, and outgoing
+/// signaling, until both queues are closed by the engine's exit.
+fn spawn_callbacks(
+    s: &mut Setup,
+    notice_rx: crossbeam_channel::Receiver<Notice>,
+    sig_rx: crossbeam_channel::Receiver<Vec<u8>>,
+) -> std::io::Result<JoinHandle<()>> {
+    let mut on_state = s.on_state.take();
+    let mut on_bars = s.on_signal_bars.take();
+    let mut on_signaling = s.on_signaling.take();
+    std::thread::Builder::new()
+        .name("tgvoip-callbacks".into())
+        .spawn(move || {
+            let mut notices = Some(notice_rx);
+            let mut signaling = Some(sig_rx);
+            let never_n = crossbeam_channel::never::<Notice>();
+            let never_s = crossbeam_channel::never::<Vec<u8>>();
+            while notices.is_some() || signaling.is_some() {
+                crossbeam_channel::select! {
+                    recv(notices.as_ref().unwrap_or(&never_n)) -> m => match m {
+                        Ok(Notice::State(state)) => {
+                            if let Some(cb) = on_state.as_mut() {
+                                cb(state);
+                            }
+                        }
+                        Ok(Notice::SignalBars(bars)) => {
+                            if let Some(cb) = on_bars.as_mut() {
+                                cb(bars);
+                            }
+                        }
+                        Err(_) => notices = None,
+                    },
+                    recv(signaling.as_ref().unwrap_or(&never_s)) -> m => match m {
+                        Ok(data) => {
+                            if let Some(cb) = on_signaling.as_mut() {
+                                cb(&data);
+                            }
+                        }
+                        Err(_) => signaling = None,
+                    },
+                }
+            }
+        })
 }
 
 /// Audio I/O used when the application installed none: silence in, output discarded.

@@ -6,10 +6,12 @@ pub mod crypto;
 pub mod extra;
 pub mod packet;
 pub mod relay;
+pub mod stun;
 pub mod tcp;
 #[cfg(test)]
 mod test_hex;
 pub mod tgcalls;
+pub mod turn;
 
 pub use crypto::{CallKey, PacketCrypto, PacketFormat};
 pub use extra::Extra;

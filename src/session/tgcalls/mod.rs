@@ -15,7 +15,9 @@
 //! `InitialSetup` has been delivered. Signaling fed before [`SignalingSession::start`] is kept and
 //! processed at start.
 
+mod call;
 mod channel;
+pub mod turn;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
@@ -25,6 +27,10 @@ use crate::wire::tgcalls::{
     NegotiateChannels, PayloadType, RtcpFeedback, RtpExtension,
 };
 
+pub use call::{
+    CallEvent, CallStats, CallTransmit, TgcallsCall, CONNECT_TIMEOUT, DATA_CHANNEL_LABEL,
+    RECONNECT_TIMEOUT,
+};
 pub use channel::{
     ChannelEvent, ChannelStats, SendError, SignalingChannel, ACK_DELAY, MAX_UNACKED, REPLAY_WINDOW,
     RESEND_ATTACH_AFTER, RESEND_FORCE_AFTER,

@@ -10,6 +10,7 @@
 mod crypto;
 mod message;
 mod packet;
+pub mod reflector;
 
 pub use crypto::{SignalingCrypto, MAX_INCOMING_PACKET, MAX_SIGNALING_PACKET, MIN_PACKET};
 pub use message::{
