@@ -107,7 +107,12 @@ extern "system" fn x_get_protocol_version<'l>(
     })
 }
 
-fn string_at(env: &mut JNIEnv, arr: &JObjectArray, i: i32, what: &str) -> JResult<std::ffi::CString> {
+fn string_at(
+    env: &mut JNIEnv,
+    arr: &JObjectArray,
+    i: i32,
+    what: &str,
+) -> JResult<std::ffi::CString> {
     let o = env.get_object_array_element(arr, i).or_throw(env)?;
     let s: JString = o.into();
     let v = opt_string(env, &s)?.unwrap_or_default();
@@ -156,7 +161,8 @@ extern "system" fn x_set_webrtc_endpoints<'l>(
         let mut port_v = vec![0i32; len];
         let mut turn_v = vec![0u8; len];
         let mut stun_v = vec![0u8; len];
-        env.get_long_array_region(&ids, 0, &mut id_v).or_throw(env)?;
+        env.get_long_array_region(&ids, 0, &mut id_v)
+            .or_throw(env)?;
         env.get_int_array_region(&ports, 0, &mut port_v)
             .or_throw(env)?;
         env.get_boolean_array_region(&turn, 0, &mut turn_v)
@@ -176,7 +182,10 @@ extern "system" fn x_set_webrtc_endpoints<'l>(
                 super::throw(
                     env,
                     "java/lang/IllegalArgumentException",
-                    &format!("tgvoip: set_webrtc_endpoints: port {} out of range", port_v[i]),
+                    &format!(
+                        "tgvoip: set_webrtc_endpoints: port {} out of range",
+                        port_v[i]
+                    ),
                 )
             })?;
             eps.push(tgvoip_webrtc_endpoint_t {
@@ -218,9 +227,9 @@ extern "system" fn x_set_signaling_listener<'l>(
                 mid,
             }))
         };
-        let user = boxed
-            .as_deref()
-            .map_or(std::ptr::null_mut(), |b| b as *const JavaSignaling as *mut c_void);
+        let user = boxed.as_deref().map_or(std::ptr::null_mut(), |b| {
+            b as *const JavaSignaling as *mut c_void
+        });
         let cb: tgvoip_signaling_cb = boxed.as_ref().map(|_| on_signaling as _);
         // Replaced under the lock: the library refuses once connected, and before that no
         // signaling callback runs, so the old box is unused when dropped.

@@ -10,8 +10,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::{get, guard, tgvoip_controller_t, Phase};
 use crate::api::WebrtcEndpoint;
 use crate::ffi::{
-    bytes, in_callback, opt_str, req_str, write_out, write_string_out, FfiError, FfiResult,
-    tgvoip_status_t,
+    bytes, in_callback, opt_str, req_str, tgvoip_status_t, write_out, write_string_out, FfiError,
+    FfiResult,
 };
 use crate::Controller;
 
@@ -79,7 +79,9 @@ pub unsafe extern "C" fn tgvoip_controller_set_protocol_version(
         let h = get(c)?;
         let v = req_str(version, "version")?;
         if h.st.lock().phase != Phase::New {
-            return Err(FfiError::state("the protocol version must be set before start"));
+            return Err(FfiError::state(
+                "the protocol version must be set before start",
+            ));
         }
         h.ctl.set_protocol_version(v).map_err(|_| {
             FfiError::arg(format!(
@@ -125,7 +127,10 @@ unsafe fn webrtc_endpoint(e: &tgvoip_webrtc_endpoint_t) -> FfiResult<WebrtcEndpo
         )));
     }
     if e.port == 0 {
-        return Err(FfiError::arg(format!("WebRTC endpoint {} has port 0", e.id)));
+        return Err(FfiError::arg(format!(
+            "WebRTC endpoint {} has port 0",
+            e.id
+        )));
     }
     Ok(WebrtcEndpoint {
         id: e.id,
