@@ -83,11 +83,12 @@ pub unsafe extern "C" fn tgvoip_controller_set_protocol_version(
                 "the protocol version must be set before start",
             ));
         }
-        h.ctl.set_protocol_version(v).map_err(|_| {
-            FfiError::arg(format!(
+        h.ctl.set_protocol_version(v).map_err(|e| match e {
+            crate::ControllerError::InvalidArgument(_) => FfiError::arg(format!(
                 "unsupported protocol version {v:?} (supported: {})",
                 Controller::supported_versions().join(", ")
-            ))
+            )),
+            other => FfiError::from(other),
         })
     })
 }
