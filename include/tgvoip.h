@@ -15,7 +15,7 @@ typedef struct tgvoip_controller_t tgvoip_controller_t;
 #define TGVOIP_ABI_VERSION_MAJOR 3
 
 // ABI minor version: bumped when functions or struct fields are appended.
-#define TGVOIP_ABI_VERSION_MINOR 0
+#define TGVOIP_ABI_VERSION_MINOR 1
 
 // `STATE_WAIT_INIT`.
 #define TGVOIP_STATE_WAIT_INIT 1
@@ -278,6 +278,30 @@ typedef struct {
   // Number of devices.
   size_t count;
 } tgvoip_audio_device_list_t;
+
+// A STUN/TURN server from signalling (`phoneConnectionWebrtc`), for tgcalls calls.
+typedef struct {
+  // Server id.
+  int64_t id;
+  // Dotted IPv4 address; NULL or "" = none.
+  const char *ipv4;
+  // IPv6 address; NULL, "" or "::" = none (at least one address is required).
+  const char *ipv6;
+  // UDP port (non-zero).
+  uint16_t port;
+  // Usable as a TURN relay.
+  bool turn;
+  // Usable as a STUN server.
+  bool stun;
+  // TURN username (NULL = "").
+  const char *username;
+  // TURN password (NULL = "").
+  const char *password;
+} tgvoip_webrtc_endpoint_t;
+
+// Receives outgoing signaling bytes of a tgcalls call: send each blob unchanged to the peer
+// with `phone.sendSignalingData`. `data` (`len` > 0 bytes) is valid during the call only.
+typedef void (*tgvoip_signaling_cb)(void *user_data, const uint8_t *data, size_t len);
 
 // Counters of a PCM bridge.
 typedef struct {
@@ -586,6 +610,51 @@ bool tgvoip_audio_input_tester_failed(tgvoip_audio_input_tester_t *tester);
 
 // Frees a tester; NULL is ignored.
 void tgvoip_audio_input_tester_free(tgvoip_audio_input_tester_t *tester);
+
+// Number of protocol versions this library speaks (for `phoneCallProtocol.library_versions`).
+size_t tgvoip_get_supported_version_count(void);
+
+// The supported protocol version at `index`, best first ("9.0.0", "8.0.0", "2.4.4"): put them
+// all, in this order, into `phoneCallProtocol.library_versions`. Static string; NULL when
+// `index` is out of range.
+const char *tgvoip_get_supported_version(size_t index);
+
+// Sets the protocol the server chose (`phoneCall.protocol.library_versions[0]`): "9.0.0" and
+// "8.0.0" run a tgcalls call, "2.4.4" (the default) a libtgvoip one. Before start; any other
+// version gives `TGVOIP_E_INVALID_ARGUMENT`, after start `TGVOIP_E_INVALID_STATE`.
+tgvoip_status_t tgvoip_controller_set_protocol_version(tgvoip_controller_t *c, const char *version);
+
+// The protocol version in use ("2.4.4" unless set). Free `*out` with `tgvoip_string_free`.
+tgvoip_status_t tgvoip_controller_get_protocol_version(tgvoip_controller_t *c, char **out);
+
+// Sets the `phoneConnectionWebrtc` servers of a tgcalls call (ignored by 2.4.4 calls). `count`
+// 0 (with any `endpoints`, NULL included) means none: direct paths only. Must precede connect.
+// The whole list is rejected (`TGVOIP_E_INVALID_ARGUMENT`) if an entry has no address, a bad
+// address or port 0.
+tgvoip_status_t tgvoip_controller_set_webrtc_endpoints(tgvoip_controller_t *c, const tgvoip_webrtc_endpoint_t *endpoints, size_t count);
+
+// Installs (or with NULL removes) the outgoing signaling callback of a tgcalls call. Must
+// precede connect (`TGVOIP_E_INVALID_STATE` afterwards). Stopping or freeing this controller
+// from inside it gives `TGVOIP_E_WOULD_DEADLOCK`; feeding another controller is fine.
+tgvoip_status_t tgvoip_controller_set_signaling_callback(tgvoip_controller_t *c, tgvoip_signaling_cb callback, void *user_data);
+
+// Feeds signaling bytes from the peer (`updatePhoneCallSignalingData.data`) to a tgcalls call.
+// Any time before stop: bytes received before connect are kept and processed in order when the
+// call runs. Empty data is `TGVOIP_E_INVALID_ARGUMENT`; on a running 2.4.4 call or after stop
+// `TGVOIP_E_INVALID_STATE`.
+tgvoip_status_t tgvoip_controller_receive_signaling_data(tgvoip_controller_t *c, const uint8_t *data, size_t len);
+
+// The peer's microphone mute flag (tgcalls calls): writes 1 (muted), 0 (not muted) or -1 (not
+// known yet: no media state received).
+tgvoip_status_t tgvoip_controller_get_remote_mic_muted(tgvoip_controller_t *c, int32_t *out);
+
+// Milliseconds from connect until the media transport connected (tgcalls calls: ICE and DTLS),
+// or -1 before that (and for 2.4.4 calls).
+tgvoip_status_t tgvoip_controller_get_media_connect_time_ms(tgvoip_controller_t *c, int64_t *out);
+
+// RTP audio packets sent and received (tgcalls calls; 0 for 2.4.4 calls). Either out-pointer
+// may be NULL, not both.
+tgvoip_status_t tgvoip_controller_get_rtp_packet_counts(tgvoip_controller_t *c, uint64_t *sent, uint64_t *received);
 
 // Creates a bridge whose two rings (microphone and heard audio) hold up to `capacity_frames`
 // 960-sample frames each (1..=1000). Free with `tgvoip_pcm_bridge_free`.

@@ -60,6 +60,8 @@ type callbackSet struct {
 	mu    sync.Mutex
 	event Callbacks
 	audio AudioCallbacks
+	// signaling receives outgoing tgcalls signaling (SetSignalingCallback).
+	signaling func(data []byte)
 }
 
 // New creates a controller in StateWaitInit with the default config.

@@ -61,3 +61,16 @@ func dispatchAudio(h uintptr, which int, buf []int16) {
 		f(buf)
 	}
 }
+
+// goTgvoipSignaling runs on the library's callback thread with one outgoing signaling blob.
+//
+//export goTgvoipSignaling
+func goTgvoipSignaling(h C.uintptr_t, data *C.uint8_t, n C.size_t) {
+	cbs := cgo.Handle(h).Value().(*callbackSet)
+	cbs.mu.Lock()
+	f := cbs.signaling
+	cbs.mu.Unlock()
+	if f != nil && data != nil && n > 0 {
+		f(C.GoBytes(unsafe.Pointer(data), C.int(n)))
+	}
+}

@@ -16,3 +16,14 @@ java -Xcheck:jni -cp "$out/classes:$out/test-classes" \
     -Djava.library.path="$root/target/release" \
     -Dtgvoip.root="$root" -Dtgvoip.shared="$shared" -Dtgvoip.python="$python" \
     org.tgvoip.CallTest
+# Protocol choice and tgcalls signaling; the 9.0.0 call runs in a network namespace with a dummy
+# interface (skipped, exit 77, where namespaces cannot be created).
+jvm=(java -Xcheck:jni -cp "$out/classes:$out/test-classes" -Djava.library.path="$root/target/release")
+"${jvm[@]}" org.tgvoip.TgcallsTest
+st=0
+"$root/ctests/in_netns.sh" dummy "${jvm[@]}" org.tgvoip.TgcallsTest pair || st=$?
+if [[ $st -eq 77 ]]; then
+    echo "java: tgcalls pair call skipped (no network namespaces)"
+elif [[ $st -ne 0 ]]; then
+    exit $st
+fi

@@ -376,6 +376,84 @@ public:
     void SetAudioOutputDuckingEnabled(bool enabled) { tgvoip_controller_set_audio_output_ducking_enabled(ctl, enabled); }
     int GetVideoResolutionForCurrentBitrate() { return 0; }
 
+    // --- Protocol choice and tgcalls 8.0.0 / 9.0.0 calls (extension; libtgvoip has none). ---
+
+    // Versions this library speaks, best first ("9.0.0", "8.0.0", "2.4.4"): put them all into
+    // phoneCallProtocol.library_versions (tgcalls: Meta::Versions()).
+    static std::vector<std::string> GetSupportedVersions() {
+        std::vector<std::string> v;
+        for (size_t i = 0; i < tgvoip_get_supported_version_count(); i++) v.push_back(tgvoip_get_supported_version(i));
+        return v;
+    }
+    // Sets the version the server chose (phoneCall.protocol.library_versions[0]); before Start().
+    // False (and a logged error) for an unsupported version or after Start().
+    bool SetProtocolVersion(const std::string& version) {
+        tgvoip_status_t st = tgvoip_controller_set_protocol_version(ctl, version.c_str());
+        detail::logFailure("SetProtocolVersion", st);
+        return st == TGVOIP_OK;
+    }
+    // The protocol version in use ("2.4.4" unless set).
+    std::string GetProtocolVersion() {
+        char* s = NULL;
+        tgvoip_controller_get_protocol_version(ctl, &s);
+        return detail::takeString(s);
+    }
+    // A phoneConnectionWebrtc STUN/TURN server.
+    struct WebrtcEndpoint {
+        int64_t id;
+        std::string ipv4, ipv6;  // "" = none
+        uint16_t port;
+        bool turn, stun;
+        std::string username, password;
+    };
+    // The phoneConnectionWebrtc servers of a tgcalls call (empty = direct paths only); before Connect().
+    bool SetWebrtcEndpoints(const std::vector<WebrtcEndpoint>& endpoints) {
+        std::vector<tgvoip_webrtc_endpoint_t> eps(endpoints.size());
+        for (size_t i = 0; i < endpoints.size(); i++) {
+            const WebrtcEndpoint& e = endpoints[i];
+            eps[i].id = e.id;
+            eps[i].ipv4 = e.ipv4.c_str();
+            eps[i].ipv6 = e.ipv6.c_str();
+            eps[i].port = e.port;
+            eps[i].turn = e.turn;
+            eps[i].stun = e.stun;
+            eps[i].username = e.username.c_str();
+            eps[i].password = e.password.c_str();
+        }
+        tgvoip_status_t st = tgvoip_controller_set_webrtc_endpoints(ctl, eps.empty() ? NULL : &eps[0], eps.size());
+        detail::logFailure("SetWebrtcEndpoints", st);
+        return st == TGVOIP_OK;
+    }
+    // Outgoing signaling to send with phone.sendSignalingData (tgcalls: signalingDataEmitted);
+    // runs on the callback thread. Set before Connect().
+    void SetSignalingDataEmitted(std::function<void(const std::vector<uint8_t>&)> f) {
+        signalingDataEmitted = f;
+        detail::logFailure("SetSignalingDataEmitted",
+                           tgvoip_controller_set_signaling_callback(ctl, &VoIPController::onSignaling, this));
+    }
+    // Signaling from updatePhoneCallSignalingData (tgcalls: receiveSignalingData); any time before Stop().
+    bool ReceiveSignalingData(const std::vector<uint8_t>& data) {
+        tgvoip_status_t st = tgvoip_controller_receive_signaling_data(ctl, data.empty() ? NULL : &data[0], data.size());
+        detail::logFailure("ReceiveSignalingData", st);
+        return st == TGVOIP_OK;
+    }
+    // The peer's mute flag: 1 muted, 0 not muted, -1 not known yet (tgcalls calls).
+    int GetRemoteMicMuted() {
+        int32_t v = -1;
+        tgvoip_controller_get_remote_mic_muted(ctl, &v);
+        return v;
+    }
+    // Milliseconds from Connect() to media connected (tgcalls calls), -1 before.
+    int64_t GetMediaConnectTimeMs() {
+        int64_t v = -1;
+        tgvoip_controller_get_media_connect_time_ms(ctl, &v);
+        return v;
+    }
+    // RTP audio packets sent and received (tgcalls calls).
+    void GetRtpPacketCounts(uint64_t* sent, uint64_t* received) {
+        tgvoip_controller_get_rtp_packet_counts(ctl, sent, received);
+    }
+
     // The underlying C handle (extension).
     tgvoip_controller_t* GetNativeHandle() { return ctl; }
 
@@ -402,10 +480,15 @@ private:
         VoIPController* self = static_cast<VoIPController*>(ud);
         if (self->audioPreprocessed) self->audioPreprocessed(buf, n);
     }
+    static void onSignaling(void* ud, const uint8_t* data, size_t len) {
+        VoIPController* self = static_cast<VoIPController*>(ud);
+        if (self->signalingDataEmitted) self->signalingDataEmitted(std::vector<uint8_t>(data, data + len));
+    }
     tgvoip_controller_t* ctl;
     Callbacks callbacks;
     std::vector<Endpoint> remoteEndpoints;
     std::function<void(int16_t*, size_t)> audioInput, audioOutput, audioPreprocessed;
+    std::function<void(const std::vector<uint8_t>&)> signalingDataEmitted;
 };
 
 #if __cplusplus >= 201703L

@@ -22,6 +22,8 @@ use crate::audio::{AudioIo, CHUNK_SAMPLES};
 use crate::sync::Mutex;
 use crate::Controller;
 
+pub mod tgcalls;
+
 /// Opaque controller handle (libtgvoip's `VoIPController`).
 pub struct tgvoip_controller_t {
     ctl: Controller,

@@ -50,7 +50,7 @@ pub const TGVOIP_E_INTERNAL: tgvoip_status_t = -99;
 /// ABI major version: bumped (with the soname) on incompatible changes.
 pub const TGVOIP_ABI_VERSION_MAJOR: u32 = 3;
 /// ABI minor version: bumped when functions or struct fields are appended.
-pub const TGVOIP_ABI_VERSION_MINOR: u32 = 0;
+pub const TGVOIP_ABI_VERSION_MINOR: u32 = 1;
 
 /// A failure to report through the status code and the last-error message.
 pub(crate) struct FfiError {

@@ -35,6 +35,8 @@ use crate::ffi::controller::*;
 use crate::ffi::*;
 use crate::sync::Mutex;
 
+mod tgcalls;
+
 /// libtgvoip's `TGVOIP_PACKAGE_PATH`.
 pub const PACKAGE_PATH: &str = "org/telegram/messenger/voip";
 /// libtgvoip's `TGVOIP_ENDPOINT_CLASS` (its fields are read by `nativeSetRemoteEndpoints`).
@@ -161,6 +163,8 @@ struct JniCall {
     c: *mut tgvoip_controller_t,
     upcalls: Box<Upcalls>,
     audio: Mutex<Option<Box<JavaAudio>>>,
+    /// The Java signaling listener (tgcalls calls), read by the signaling callback.
+    signaling: Mutex<Option<Box<tgcalls::JavaSignaling>>>,
     state_path: Option<String>,
 }
 
@@ -340,6 +344,7 @@ extern "system" fn native_init<'l>(
                 bars,
             }),
             audio: Mutex::new(None),
+            signaling: Mutex::new(None),
             state_path,
         });
         if let Some(p) = &call.state_path {
@@ -1245,7 +1250,8 @@ fn controller_methods() -> Vec<NativeMethod> {
 }
 
 fn extras_methods() -> Vec<NativeMethod> {
-    vec![
+    let mut v = tgcalls::methods();
+    v.extend(vec![
         method(
             "setAudioCallbacks",
             "(JLorg/tgvoip/AudioSource;Lorg/tgvoip/AudioSink;)V",
@@ -1272,7 +1278,8 @@ fn extras_methods() -> Vec<NativeMethod> {
             "()Ljava/lang/String;",
             x_impl_version as *mut c_void,
         ),
-    ]
+    ]);
+    v
 }
 
 /// Registers `methods` on `class`; `Ok(false)` if the class does not exist (optional classes).

@@ -69,6 +69,15 @@ class endpoint_t(Structure):
                 ("type", c_int32), ("peer_tag", c_uint8 * 16)]
 
 
+class webrtc_endpoint_t(Structure):
+    _fields_ = [("id", c_int64), ("ipv4", c_char_p), ("ipv6", c_char_p), ("port", c_uint16),
+                ("turn", c_bool), ("stun", c_bool), ("username", c_char_p),
+                ("password", c_char_p)]
+
+
+signaling_cb_t = CFUNCTYPE(None, c_void_p, POINTER(c_uint8), c_size_t)
+
+
 class traffic_stats_t(Structure):
     _fields_ = [("bytes_sent_wifi", c_uint64), ("bytes_recvd_wifi", c_uint64),
                 ("bytes_sent_mobile", c_uint64), ("bytes_recvd_mobile", c_uint64)]
@@ -156,6 +165,19 @@ _PROTOTYPES = {
     "tgvoip_controller_clear_play_queue": (status_t, [controller_p]),
     "tgvoip_controller_clear_hold_queue": (status_t, [controller_p]),
     "tgvoip_controller_unset_output_file": (status_t, [controller_p]),
+    "tgvoip_get_supported_version_count": (c_size_t, []),
+    "tgvoip_get_supported_version": (c_char_p, [c_size_t]),
+    "tgvoip_controller_set_protocol_version": (status_t, [controller_p, c_char_p]),
+    "tgvoip_controller_get_protocol_version": (status_t, [controller_p, POINTER(c_void_p)]),
+    "tgvoip_controller_set_webrtc_endpoints": (status_t, [controller_p, POINTER(webrtc_endpoint_t),
+                                                          c_size_t]),
+    "tgvoip_controller_set_signaling_callback": (status_t, [controller_p, signaling_cb_t,
+                                                            c_void_p]),
+    "tgvoip_controller_receive_signaling_data": (status_t, [controller_p, c_char_p, c_size_t]),
+    "tgvoip_controller_get_remote_mic_muted": (status_t, [controller_p, POINTER(c_int32)]),
+    "tgvoip_controller_get_media_connect_time_ms": (status_t, [controller_p, POINTER(c_int64)]),
+    "tgvoip_controller_get_rtp_packet_counts": (status_t, [controller_p, POINTER(c_uint64),
+                                                           POINTER(c_uint64)]),
     "tgvoip_util_key_fingerprint": (status_t, [c_char_p, c_size_t, POINTER(c_int64)]),
     "tgvoip_util_emoji_indices": (status_t, [c_char_p, c_size_t, c_char_p, c_size_t,
                                              POINTER(c_uint16)]),
@@ -224,6 +246,12 @@ def fs_path(path):
     if b"\0" in p:
         raise ValueError("embedded null byte in path")
     return p
+
+
+def supported_versions():
+    """Protocol versions the library speaks, best first (for phoneCallProtocol.library_versions)."""
+    return [lib.tgvoip_get_supported_version(i).decode()
+            for i in range(lib.tgvoip_get_supported_version_count())]
 
 
 def version():

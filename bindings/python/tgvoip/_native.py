@@ -19,7 +19,7 @@ import weakref
 from . import _lib
 from ._lib import lib, check
 
-__all__ = ["NetType", "CallState", "DataSaving", "CallError", "Stats", "Endpoint",
+__all__ = ["NetType", "CallState", "DataSaving", "CallError", "Stats", "Endpoint", "WebrtcEndpoint",
            "VoIPController", "VoIPServerConfig", "__version__"]
 
 
@@ -121,6 +121,18 @@ class Endpoint:
             self._id, self.ip, self.ipv6, self.port)
 
 
+class WebrtcEndpoint:
+    """(extension) A phoneConnectionWebrtc STUN/TURN server of a tgcalls call."""
+
+    def __init__(self, id, ip, ipv6, port, username="", password="", turn=False, stun=False):
+        self.id, self.ip, self.ipv6, self.port = id, ip, ipv6, port
+        self.username, self.password, self.turn, self.stun = username, password, turn, stun
+
+    def __repr__(self):
+        return "<tgvoip.WebrtcEndpoint id=%r ip=%r ipv6=%r port=%r turn=%r stun=%r>" % (
+            self.id, self.ip, self.ipv6, self.port, self.turn, self.stun)
+
+
 class VoIPServerConfig:
     @staticmethod
     def set_config(json_str):
@@ -153,6 +165,8 @@ class _Core:
         # ctypes callback objects must outlive every call the library may make into them.
         self.cb_state = _lib.state_cb_t(self._on_state)
         self.cb_bars = _lib.state_cb_t(self._on_bars)
+        self.cb_signaling = _lib.signaling_cb_t(self._on_signaling)
+        self.on_signaling = None
         _LIVE.add(self)
 
     # --- library threads: only queue ------------------------------------------------------
@@ -161,6 +175,9 @@ class _Core:
 
     def _on_bars(self, _user, _c, bars):
         self._event("bars", bars)
+
+    def _on_signaling(self, _user, data, length):
+        self._event("signaling", ctypes.string_at(data, length))
 
     def _event(self, kind, value):
         if threading.get_ident() == self.sync_tid:  # inside set_callbacks: deliver now
@@ -179,6 +196,9 @@ class _Core:
                 except ValueError:
                     return
                 owner._handle_state_change(state)
+            elif kind == "signaling":
+                if self.on_signaling is not None:
+                    self.on_signaling(value)
             else:
                 owner._handle_signal_bars_change(value)
         except Exception:  # a handler's exception must not kill the event thread
@@ -195,6 +215,8 @@ class _Core:
                   "set_callbacks")
         finally:
             self.sync_tid = None
+        check(lib.tgvoip_controller_set_signaling_callback(self.handle, self.cb_signaling, None),
+              "set_signaling_callback")
         self._spawn("tgvoip-py-events", self._event_loop)
 
     # --- Python worker threads --------------------------------------------------------------
@@ -468,6 +490,82 @@ class VoIPController:
         check(lib.tgvoip_controller_set_remote_endpoints(
             self._c(), arr, len(endpoints), _bool(allow_p2p, "allow_p2p"), _bool(tcp, "tcp"),
             _int(connection_max_layer, "connection_max_layer")), "set_remote_endpoints")
+
+    # --- protocol choice and tgcalls signaling (extension) --------------------------------------
+    SUPPORTED_VERSIONS = _ClassProperty(_lib.supported_versions)
+
+    def set_protocol_version(self, version):
+        """(extension) The version the server chose (phoneCall.protocol.library_versions[0]):
+        "9.0.0" / "8.0.0" (tgcalls) or "2.4.4" (the default). Before start(); ValueError for
+        an unsupported version."""
+        check(lib.tgvoip_controller_set_protocol_version(self._c(), _str(version, "version").encode()),
+              "set_protocol_version")
+
+    def get_protocol_version(self):
+        """(extension) The protocol version in use."""
+        p = ctypes.c_void_p()
+        check(lib.tgvoip_controller_get_protocol_version(self._h(), ctypes.byref(p)),
+              "protocol_version")
+        return _lib.take_string(p)
+
+    def set_webrtc_endpoints(self, endpoints):
+        """(extension) phoneConnectionWebrtc servers of a tgcalls call: a list of WebrtcEndpoint
+        (empty = direct paths only). Before connect()."""
+        if not isinstance(endpoints, (list, tuple)):
+            raise TypeError("endpoints must be a list of WebrtcEndpoint")
+        arr = (_lib.webrtc_endpoint_t * max(1, len(endpoints)))()
+        keep = []
+        for i, ep in enumerate(endpoints):
+            if not isinstance(ep, WebrtcEndpoint):
+                raise TypeError("endpoints must be a list of WebrtcEndpoint, got %r" % (ep,))
+            e = arr[i]
+            e.id = _int(ep.id, "id")
+            fields = [_str(v, n).encode() for v, n in ((ep.ip, "ip"), (ep.ipv6, "ipv6"),
+                                                       (ep.username, "username"),
+                                                       (ep.password, "password"))]
+            keep += fields
+            e.ipv4, e.ipv6, e.username, e.password = fields
+            e.port = _int(ep.port, "port")
+            e.turn, e.stun = _bool(ep.turn, "turn"), _bool(ep.stun, "stun")
+        check(lib.tgvoip_controller_set_webrtc_endpoints(self._c(), arr, len(endpoints)),
+              "set_webrtc_endpoints")
+
+    def set_signaling_callback(self, callback):
+        """(extension) ``callback(data: bytes)`` receives each outgoing signaling blob of a
+        tgcalls call (send it with phone.sendSignalingData); it runs on the controller's event
+        thread. None removes it."""
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable or None")
+        self._c()
+        self._core.on_signaling = callback
+
+    def receive_signaling_data(self, data):
+        """(extension) Signaling from updatePhoneCallSignalingData.data; any time before stop()
+        (kept until the call runs)."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError("data must be bytes")
+        data = bytes(data)
+        check(lib.tgvoip_controller_receive_signaling_data(self._c(), data, len(data)),
+              "receive_signaling_data")
+
+    def get_remote_mic_muted(self):
+        """(extension) The peer's mute flag (tgcalls calls); None until it is known."""
+        v = self._get(lib.tgvoip_controller_get_remote_mic_muted, ctypes.c_int32,
+                      "remote_mic_muted")
+        return None if v < 0 else bool(v)
+
+    def get_media_connect_time_ms(self):
+        """(extension) Milliseconds from connect() to media connected (tgcalls); None before."""
+        v = self._get(lib.tgvoip_controller_get_media_connect_time_ms, ctypes.c_int64,
+                      "media_connect_time_ms")
+        return None if v < 0 else v
+
+    def get_rtp_packet_counts(self):
+        """(extension) (sent, received) RTP audio packets of a tgcalls call."""
+        s, r = ctypes.c_uint64(), ctypes.c_uint64()
+        check(lib.tgvoip_controller_get_rtp_packet_counts(self._h(), ctypes.byref(s),
+                                                          ctypes.byref(r)), "rtp_packet_counts")
+        return s.value, r.value
 
     def set_config(self, init_timeout, recv_timeout, data_saving, enable_aec, enable_ns,
                    enable_agc, log_file_path, status_dump_path, log_packet_stats, call_id=""):

@@ -7,11 +7,11 @@ from datetime import datetime
 from enum import Enum
 
 from . import _native
-from ._native import Endpoint, Stats
+from ._native import Endpoint, Stats, WebrtcEndpoint
 from ._lib import TgVoipError, NotSupportedError
 from .utils import get_real_elapsed_time
 
-__all__ = ["NetType", "DataSaving", "CallState", "CallError", "Stats", "Endpoint",
+__all__ = ["NetType", "DataSaving", "CallState", "CallError", "Stats", "Endpoint", "WebrtcEndpoint",
            "VoIPController", "VoIPServerConfig", "TgVoipError", "NotSupportedError"]
 
 

@@ -168,6 +168,79 @@ public final class Controller implements AutoCloseable {
         Native.setOutputFile(peer.handle(), path);
     }
 
+    /**
+     * The protocol versions this library speaks, best first ("9.0.0", "8.0.0", "2.4.4"): put them
+     * all into {@code phoneCallProtocol.library_versions}.
+     */
+    public static String[] supportedVersions() {
+        NativeLoader.load();
+        return Native.supportedVersions();
+    }
+
+    /**
+     * Sets the version the server chose ({@code phoneCall.protocol.library_versions[0]}): "9.0.0"
+     * or "8.0.0" run a tgcalls call, "2.4.4" (default) a libtgvoip one. Before {@link #start()}.
+     */
+    public void setProtocolVersion(String version) {
+        Native.setProtocolVersion(peer.handle(), version);
+    }
+
+    /** The protocol version in use. */
+    public String getProtocolVersion() {
+        return Native.getProtocolVersion(peer.handle());
+    }
+
+    /** The {@code phoneConnectionWebrtc} servers of a tgcalls call (empty: direct paths only). */
+    public void setWebrtcEndpoints(List<WebrtcEndpoint> endpoints) {
+        int n = endpoints == null ? 0 : endpoints.size();
+        long[] ids = new long[n];
+        String[] v4 = new String[n];
+        String[] v6 = new String[n];
+        int[] ports = new int[n];
+        boolean[] turn = new boolean[n];
+        boolean[] stun = new boolean[n];
+        String[] users = new String[n];
+        String[] passwords = new String[n];
+        for (int i = 0; i < n; i++) {
+            WebrtcEndpoint e = endpoints.get(i);
+            ids[i] = e.id;
+            v4[i] = e.ipv4;
+            v6[i] = e.ipv6;
+            ports[i] = e.port;
+            turn[i] = e.turn;
+            stun[i] = e.stun;
+            users[i] = e.username;
+            passwords[i] = e.password;
+        }
+        Native.setWebrtcEndpoints(peer.handle(), ids, v4, v6, ports, turn, stun, users, passwords);
+    }
+
+    /** Receives outgoing tgcalls signaling (null removes it). Before {@link #connect()}. */
+    public void setSignalingListener(SignalingListener listener) {
+        Native.setSignalingListener(peer.handle(), listener);
+    }
+
+    /** Feeds {@code updatePhoneCallSignalingData.data}; any time before stop (kept until the call runs). */
+    public void receiveSignalingData(byte[] data) {
+        Native.receiveSignalingData(peer.handle(), data);
+    }
+
+    /** The peer's mute flag (tgcalls calls), or null until it is known. */
+    public Boolean getRemoteMicMuted() {
+        int v = Native.getRemoteMicMuted(peer.handle());
+        return v < 0 ? null : Boolean.valueOf(v == 1);
+    }
+
+    /** Milliseconds from connect until media connected (tgcalls calls), -1 before. */
+    public long getMediaConnectTimeMs() {
+        return Native.getMediaConnectTimeMs(peer.handle());
+    }
+
+    /** RTP audio packets {sent, received} (tgcalls calls). */
+    public long[] getRtpPacketCounts() {
+        return Native.getRtpPacketCounts(peer.handle());
+    }
+
     /** Opens the socket (once, before {@link #connect()}). */
     public void start() {
         peer.start();

@@ -23,4 +23,23 @@ final class Native {
     static native double getAverageRtt(long handle);
 
     static native String implVersion();
+
+    static native String[] supportedVersions();
+
+    static native void setProtocolVersion(long handle, String version);
+
+    static native String getProtocolVersion(long handle);
+
+    static native void setWebrtcEndpoints(long handle, long[] ids, String[] ipv4, String[] ipv6, int[] ports,
+            boolean[] turn, boolean[] stun, String[] usernames, String[] passwords);
+
+    static native void setSignalingListener(long handle, SignalingListener listener);
+
+    static native void receiveSignalingData(long handle, byte[] data);
+
+    static native int getRemoteMicMuted(long handle);
+
+    static native long getMediaConnectTimeMs(long handle);
+
+    static native long[] getRtpPacketCounts(long handle);
 }
