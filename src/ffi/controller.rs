@@ -843,21 +843,7 @@ pub unsafe extern "C" fn tgvoip_controller_set_remote_endpoints(
                 TGVOIP_ENDPOINT_TCP_RELAY => EndpointType::TcpRelay,
                 _ => return Err(FfiError::arg("endpoint type must be TGVOIP_ENDPOINT_*")),
             };
-            let ipv4 = match opt_str(e.ipv4, "ipv4")?.unwrap_or("") {
-                "" => None,
-                s => Some(
-                    s.parse::<Ipv4Addr>()
-                        .map_err(|_| FfiError::arg(format!("bad IPv4 address {s:?}")))?,
-                ),
-            };
-            let ipv6 = match opt_str(e.ipv6, "ipv6")?.unwrap_or("") {
-                "" => None,
-                s => Some(
-                    s.parse::<Ipv6Addr>()
-                        .map_err(|_| FfiError::arg(format!("bad IPv6 address {s:?}")))?,
-                )
-                .filter(|a| !a.is_unspecified()),
-            };
+            let (ipv4, ipv6) = endpoint_addrs(e.ipv4, e.ipv6)?;
             let kind = if tcp && kind == EndpointType::UdpRelay {
                 EndpointType::TcpRelay
             } else {
@@ -1520,4 +1506,31 @@ pub extern "C" fn tgvoip_audio_input_tester_failed(
 #[no_mangle]
 pub extern "C" fn tgvoip_audio_input_tester_free(tester: *mut tgvoip_audio_input_tester_t) {
     let _ = tester;
+}
+
+/// Parses an endpoint's optional IPv4 and IPv6 address strings (NULL or "" for none; `::` counts
+/// as none, as in Telegram's signalling).
+///
+/// # Safety
+/// Each pointer is NULL or a NUL-terminated string.
+pub(super) unsafe fn endpoint_addrs(
+    ipv4: *const c_char,
+    ipv6: *const c_char,
+) -> FfiResult<(Option<Ipv4Addr>, Option<Ipv6Addr>)> {
+    let v4 = match opt_str(ipv4, "ipv4")?.unwrap_or("") {
+        "" => None,
+        s => Some(
+            s.parse::<Ipv4Addr>()
+                .map_err(|_| FfiError::arg(format!("bad IPv4 address {s:?}")))?,
+        ),
+    };
+    let v6 = match opt_str(ipv6, "ipv6")?.unwrap_or("") {
+        "" => None,
+        s => Some(
+            s.parse::<Ipv6Addr>()
+                .map_err(|_| FfiError::arg(format!("bad IPv6 address {s:?}")))?,
+        )
+        .filter(|a| !a.is_unspecified()),
+    };
+    Ok((v4, v6))
 }

@@ -256,10 +256,7 @@ impl TgcallsEngine {
                 revents: 0,
             })
             .collect();
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if r < 0 || fds.is_empty() {
+        if fds.is_empty() || super::udp::poll_fds(&mut fds, timeout).is_err() {
             std::thread::sleep(timeout);
         }
     }

@@ -254,23 +254,7 @@ impl Transport {
                 revents: 0,
             });
         }
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: `pollfds` is a valid array of `len` pollfd structs during the call.
-        let rc = unsafe {
-            libc::poll(
-                self.pollfds.as_mut_ptr(),
-                self.pollfds.len() as libc::nfds_t,
-                ms,
-            )
-        };
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                return Ok(false);
-            }
-            return Err(err);
-        }
-        Ok(rc > 0)
+        super::udp::poll_fds(&mut self.pollfds, timeout)
     }
 }
 

@@ -68,23 +68,29 @@ impl UdpTransport {
 
     /// Waits until a datagram is readable or `timeout` passes. Returns true if readable.
     pub fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
-        let mut pfd = libc::pollfd {
+        let mut pfd = [libc::pollfd {
             fd: self.socket.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
-        };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                return Ok(false);
-            }
-            return Err(err);
-        }
-        Ok(rc > 0)
+        }];
+        poll_fds(&mut pfd, timeout)
     }
+}
+
+/// Waits with `poll(2)` until one of `fds` is ready or `timeout` passes; true if any is ready.
+/// An interrupted wait counts as a timeout.
+pub fn poll_fds(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<bool> {
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the duration of the call.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(err);
+    }
+    Ok(rc > 0)
 }
 
 fn bind(addr: SocketAddr, dual_stack: bool) -> io::Result<UdpSocket> {

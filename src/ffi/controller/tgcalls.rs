@@ -5,7 +5,6 @@
 //! ordered with `state_changed`; `data` is valid during the call only.
 
 use std::ffi::{c_char, c_void};
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{get, guard, tgvoip_controller_t, Phase};
 use crate::api::WebrtcEndpoint;
@@ -106,21 +105,7 @@ pub unsafe extern "C" fn tgvoip_controller_get_protocol_version(
 }
 
 unsafe fn webrtc_endpoint(e: &tgvoip_webrtc_endpoint_t) -> FfiResult<WebrtcEndpoint> {
-    let ipv4 = match opt_str(e.ipv4, "ipv4")?.unwrap_or("") {
-        "" => None,
-        s => Some(
-            s.parse::<Ipv4Addr>()
-                .map_err(|_| FfiError::arg(format!("bad IPv4 address {s:?}")))?,
-        ),
-    };
-    let ipv6 = match opt_str(e.ipv6, "ipv6")?.unwrap_or("") {
-        "" => None,
-        s => Some(
-            s.parse::<Ipv6Addr>()
-                .map_err(|_| FfiError::arg(format!("bad IPv6 address {s:?}")))?,
-        )
-        .filter(|a| !a.is_unspecified()),
-    };
+    let (ipv4, ipv6) = super::endpoint_addrs(e.ipv4, e.ipv6)?;
     if ipv4.is_none() && ipv6.is_none() {
         return Err(FfiError::arg(format!(
             "WebRTC endpoint {} has no address",
