@@ -16,21 +16,6 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-fn ntgcalls_python() -> Option<PathBuf> {
-    match std::env::var_os("TGVOIP_NTGCALLS_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("CI without TGVOIP_NTGCALLS_PYTHON=$(tests/tgcalls/setup.sh)")
-        }
-        None => {
-            println!(
-                "[tgcalls-media] skipped: set TGVOIP_NTGCALLS_PYTHON=$(tests/tgcalls/setup.sh)"
-            );
-            None
-        }
-    }
-}
-
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tgcalls/ntgcalls_capture.py")
 }
@@ -157,7 +142,9 @@ fn our_rates(r: &CallResult) -> (f64, f64) {
 const QUALITY_ATTEMPTS: usize = 2;
 
 fn speech_both_ways(role: &str) {
-    let Some(py) = ntgcalls_python() else { return };
+    let Some(py) = ntgcalls_python("tgcalls-media") else {
+        return;
+    };
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut failure = String::new();
     for attempt in 1..=QUALITY_ATTEMPTS {
@@ -230,7 +217,9 @@ fn live_speech_both_ways_ours_as_callee() {
 /// the other version string).
 #[test]
 fn live_mute_crosses_both_ways() {
-    let Some(py) = ntgcalls_python() else { return };
+    let Some(py) = ntgcalls_python("tgcalls-media") else {
+        return;
+    };
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = run(
         &py,
@@ -278,7 +267,9 @@ fn live_mute_crosses_both_ways() {
 /// Reference: ntgcalls with itself in the same kind of namespace, same samples.
 #[test]
 fn live_ntgcalls_pair_reference() {
-    let Some(py) = ntgcalls_python() else { return };
+    let Some(py) = ntgcalls_python("tgcalls-media") else {
+        return;
+    };
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut last = String::new();
     for attempt in 1..=3 {

@@ -9,6 +9,8 @@
 //!   [`SignalingSession`] as caller and as callee against one ntgcalls instance: ntgcalls must ack
 //!   all our messages and answer our audio offer.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::ntgcalls_python;
 use tgvoip::session::tgcalls::{LocalParams, SignalingEvent, SignalingSession};
 use tgvoip::wire::tgcalls::{
     decode_body, Entry, Message, SignalingCrypto, SignalingPacket, COUNTER_MASK, SEQ_REQUIRES_ACK,
@@ -203,28 +206,15 @@ fn fixture_digested_by_our_state_machine() {
     digest_side(&cap, false);
 }
 
-fn ntgcalls_python() -> Option<PathBuf> {
-    match std::env::var_os("TGVOIP_NTGCALLS_PYTHON") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("CI without TGVOIP_NTGCALLS_PYTHON=$(tests/tgcalls/setup.sh)")
-        }
-        None => {
-            println!(
-                "[tgcalls-live] skipped: set TGVOIP_NTGCALLS_PYTHON=$(tests/tgcalls/setup.sh)"
-            );
-            None
-        }
-    }
-}
-
 fn script() -> PathBuf {
     manifest().join("tests/tgcalls/ntgcalls_capture.py")
 }
 
 #[test]
 fn live_capture_decrypts_and_parses() {
-    let Some(py) = ntgcalls_python() else { return };
+    let Some(py) = ntgcalls_python("tgcalls-live") else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("tgcalls-live-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("capture.json");
@@ -378,7 +368,9 @@ fn run_against_ntgcalls(py: &Path, we_are_caller: bool) -> Result<String, String
 }
 
 fn live_peer(we_are_caller: bool) {
-    let Some(py) = ntgcalls_python() else { return };
+    let Some(py) = ntgcalls_python("tgcalls-live") else {
+        return;
+    };
     let role = if we_are_caller { "caller" } else { "callee" };
     let mut errors = Vec::new();
     for attempt in 1..=3 {

@@ -172,6 +172,22 @@ pub fn interop_python() -> PathBuf {
     p
 }
 
+/// The Python of the ntgcalls venv: `TGVOIP_NTGCALLS_PYTHON`, which `scripts/test.sh` sets from
+/// `tests/tgcalls/setup.sh`. `None` (the test is skipped, saying so under `tag`) without it,
+/// except under CI, where it is a failure.
+pub fn ntgcalls_python(tag: &str) -> Option<PathBuf> {
+    match std::env::var_os("TGVOIP_NTGCALLS_PYTHON") {
+        Some(p) => Some(PathBuf::from(p)),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("CI without TGVOIP_NTGCALLS_PYTHON=$(tests/tgcalls/setup.sh)")
+        }
+        None => {
+            println!("[{tag}] skipped: set TGVOIP_NTGCALLS_PYTHON=$(tests/tgcalls/setup.sh)");
+            None
+        }
+    }
+}
+
 /// Starts one side; `role` is "caller" or "callee".
 pub fn spawn_call(relay: &str, role: &str, input: &Path, dir: &Path, extra: &[&str]) -> Child {
     spawn_side(Impl::Rust, relay, role, input, dir, extra)
