@@ -209,13 +209,13 @@ fn assert_connected(c: &Call) {
     }
 }
 
-/// Both recordings of an interop call contain the speech the other side sent and follow its
-/// waveform (normalised correlation above `min_corr`: low at 8 kbps, where Opus keeps the
-/// spectrum rather than the waveform).
 /// PESQ-WB at which a recording certainly carries the speech sent (noise or another speech
 /// scores near 1).
 const PESQ_FOLLOWS: f64 = 2.0;
 
+/// Both recordings of an interop call contain the speech the other side sent and follow its
+/// waveform (normalised correlation above `min_corr`: low at 8 kbps, where Opus keeps the
+/// spectrum rather than the waveform) or score PESQ-WB >= [`PESQ_FOLLOWS`].
 fn assert_speech(c: &Call, min_corr: f64) {
     for (name, s) in [
         ("callee hears caller", &c.to_callee),
