@@ -89,13 +89,30 @@ pub fn secondary_bitrate(primary: i32) -> i32 {
 /// redundancy level (level L carries L − 1 copies of earlier frames plus an empty entry for the
 /// current one, see `Session::send_audio`).
 pub fn wire_bps(primary: i32, redundancy_level: u8) -> f64 {
+    wire_bps_packed(primary, redundancy_level, 1)
+}
+
+/// Primary bitrate cap with several frames per packet (the budget grows no further, so a lossy
+/// link is not pushed into a standing queue).
+pub const PACKED_PRIMARY_CAP: i32 = 16_000;
+/// Stream-frame header bytes each extra frame of a multi-frame packet adds.
+const EXTRA_FRAME_BYTES: f64 = 7.0;
+/// Most 60 ms frames per packet (STREAM_DATA_X3).
+pub const MAX_FRAMES_PER_PACKET: u32 = 3;
+
+/// Like [`wire_bps`] with `fpp` 60 ms frames per packet (tgvoip-rs peers only): the packet
+/// overhead is paid once per `fpp` frames and each earlier frame's copy is sent once per packet
+/// (L − 1 distinct copies per packet), see `Session::send_audio_frames`.
+pub fn wire_bps_packed(primary: i32, redundancy_level: u8, fpp: u32) -> f64 {
+    let fpp = f64::from(fpp.clamp(1, MAX_FRAMES_PER_PACKET));
     let copies = f64::from(redundancy_level.saturating_sub(1));
-    let entries = f64::from(redundancy_level);
+    let entries = f64::from(redundancy_level) * fpp;
     let per_packet = PACKET_OVERHEAD_BYTES
-        + f64::from(primary) * 0.060 / 8.0
+        + (fpp - 1.0) * EXTRA_FRAME_BYTES
+        + fpp * f64::from(primary) * 0.060 / 8.0
         + copies * f64::from(secondary_bitrate(primary)) * 0.060 / 8.0
         + entries;
-    per_packet * 8.0 * PACKETS_PER_SECOND
+    per_packet * 8.0 * PACKETS_PER_SECOND / fpp
 }
 
 /// Bits per second on the wire for a primary bitrate in frames of `frame_ms` (one frame per
@@ -140,6 +157,13 @@ pub struct BitrateController {
     short_frames: bool,
     /// Frame duration chosen with the settings, ms.
     frame_ms: u32,
+    /// The peer takes several 60 ms frames per packet (tgvoip-rs only).
+    multi_frame: bool,
+    /// 60 ms frames per packet chosen with the settings.
+    frames_per_packet: u32,
+    /// Part of the RTT that is the peer holding its acks (it sends a packet only every few
+    /// frames), not queueing.
+    ack_delay: Duration,
 }
 
 impl BitrateController {
@@ -156,6 +180,9 @@ impl BitrateController {
             settings: SenderSettings::default(),
             short_frames: false,
             frame_ms: 60,
+            multi_frame: false,
+            frames_per_packet: 1,
+            ack_delay: Duration::ZERO,
         };
         c.settings = c.compose(MIN_EXPECTED_LOSS);
         c
@@ -211,6 +238,9 @@ impl BitrateController {
     /// Largest useful budget: the best setting at the wanted redundancy level (with 20 ms
     /// frames when allowed and redundancy is off).
     fn max_budget(&self) -> f64 {
+        if self.packing_wanted() {
+            return wire_bps_packed(self.limits.max.min(PACKED_PRIMARY_CAP), 3, 2);
+        }
         if self.short_frames && self.redundancy_level == 0 {
             return wire_bps_framed(self.limits.max, 20);
         }
@@ -226,7 +256,74 @@ impl BitrateController {
 
     /// Smallest budget: the congestion floor bitrate without redundancy.
     fn min_budget(&self) -> f64 {
-        wire_bps(CONGESTION_MIN_BITRATE.min(self.limits.max), 0)
+        let fpp = if self.multi_frame {
+            MAX_FRAMES_PER_PACKET
+        } else {
+            1
+        };
+        wire_bps_packed(CONGESTION_MIN_BITRATE.min(self.limits.max), 0, fpp)
+    }
+
+    /// Allows two or three 60 ms frames per packet (only when the peer is a tgvoip-rs that
+    /// announced it).
+    pub fn set_multi_frame(&mut self, allowed: bool) {
+        if self.multi_frame != allowed {
+            self.multi_frame = allowed;
+            self.budget = self.budget.min(self.max_budget()).max(self.min_budget());
+            self.settings = self.compose(self.settings.expected_loss_perc);
+        }
+    }
+
+    /// Average extra wait of the peer's acks beyond the base RTT that is not queueing: the peer
+    /// packs several frames per packet and so acks only every 120-180 ms. Subtracted from the
+    /// queueing-delay estimate.
+    pub fn set_ack_delay(&mut self, delay: Duration) {
+        self.ack_delay = delay;
+    }
+
+    /// 60 ms frames per packet that go with the current settings (1 unless multi-frame packets
+    /// are allowed and chosen).
+    pub fn frames_per_packet(&self) -> u32 {
+        self.frames_per_packet
+    }
+
+    /// Whether packing is preferred: allowed, and loss high enough (level ≥ 3, > 5 %) that
+    /// protecting each packet with copies in the next one beats per-frame packets whose
+    /// overhead and copies leave little for the primary.
+    fn packing_wanted(&self) -> bool {
+        self.multi_frame && self.redundancy_level >= 3
+    }
+
+    /// Packed choice (frames per packet, level, primary) for the budget, when packing is
+    /// wanted or the budget cannot pay one packet per frame at the primary floor: two frames
+    /// with copies of both earlier ones if the primary gets at least 10 kbps (or the maximum),
+    /// else three frames with as many copies as fit next to the floor primary.
+    fn packed_choice(&self) -> Option<(u32, u8, i32)> {
+        if !self.multi_frame {
+            return None;
+        }
+        let floor = f64::from(CONGESTION_MIN_BITRATE.min(self.limits.max));
+        let single_fits = self.budget - wire_bps(0, 0) >= floor;
+        if !self.packing_wanted() && single_fits {
+            return None;
+        }
+        let want = self.redundancy_level;
+        let max = f64::from(self.limits.max);
+        let good = f64::from(10_000.min(self.limits.max));
+        if want >= 2 {
+            let p = fit_primary(self.budget, 3, 2);
+            if p >= good {
+                return Some((2, 3, p.min(max) as i32));
+            }
+            for level in (2..=4u8).rev() {
+                let p = fit_primary(self.budget, level, 3);
+                if p >= floor {
+                    return Some((3, level, p.min(max) as i32));
+                }
+            }
+        }
+        let p = fit_primary(self.budget, 0, 3);
+        Some((3, 0, p.clamp(floor, max.max(floor)) as i32))
     }
 
     /// Delay-based AIMD of the wire budget.
@@ -236,7 +333,7 @@ impl BitrateController {
         });
         self.last_update = Some(now);
         let queue = match (fb.recent_rtt, fb.base_rtt) {
-            (Some(r), Some(b)) => Some(r.saturating_sub(b)),
+            (Some(r), Some(b)) => Some(r.saturating_sub(b).saturating_sub(self.ack_delay)),
             _ => None,
         };
         let spacing = fb.recent_rtt.unwrap_or_default().max(DECREASE_SPACING);
@@ -289,6 +386,21 @@ impl BitrateController {
     /// Builds the settings from the budget and the wanted redundancy level.
     fn compose(&mut self, expected_loss_perc: i32) -> SenderSettings {
         self.frame_ms = 60;
+        self.frames_per_packet = 1;
+        if let Some((fpp, level, bitrate)) = self.packed_choice() {
+            self.frames_per_packet = fpp;
+            return SenderSettings {
+                bitrate,
+                inband_fec: true,
+                expected_loss_perc,
+                redundancy_level: level,
+                bandwidth: if bitrate < FULLBAND_MIN_BITRATE {
+                    Bandwidth::Wide
+                } else {
+                    Bandwidth::Full
+                },
+            };
+        }
         if let Some((ms, bitrate)) = self.short_frame_choice() {
             self.frame_ms = ms;
             return SenderSettings {
@@ -352,6 +464,17 @@ impl BitrateController {
     pub fn budget_bps(&self) -> f64 {
         self.budget
     }
+}
+
+/// Primary bitrate that fills `budget` next to `level` redundancy with `fpp` frames per packet
+/// (the copies' bitrate depends on the primary: solved by iteration).
+fn fit_primary(budget: f64, level: u8, fpp: u32) -> f64 {
+    let mut primary = budget - wire_bps_packed(0, level, fpp);
+    for _ in 0..3 {
+        let with = wire_bps_packed(primary as i32, level, fpp);
+        primary -= with - budget;
+    }
+    primary
 }
 
 /// Clamps a bitrate into the limits (tolerating `min > max` by preferring `max`).
@@ -516,5 +639,57 @@ mod tests {
         assert_eq!(c.settings().bitrate, 16_000);
         c.set_limits(limits());
         assert_eq!(c.target_bitrate(), 16_000);
+    }
+
+    #[test]
+    fn lossy_link_packs_frames_only_when_the_peer_allows_it() {
+        let mut t = Instant::now();
+        // Without the capability: always one frame per packet.
+        let mut c = BitrateController::new(limits());
+        run(&mut c, &mut t, 10, fb(0.17, 50, 60));
+        assert_eq!(c.frames_per_packet(), 1);
+        // With it: two frames per packet, copies of both frames of the previous packet, and a
+        // primary above what one frame per packet could afford in the same budget.
+        let mut c = BitrateController::new(limits());
+        c.set_multi_frame(true);
+        let s = run(&mut c, &mut t, 10, fb(0.17, 50, 60));
+        assert_eq!(c.frames_per_packet(), 2);
+        assert_eq!(s.redundancy_level, 3);
+        assert!(wire_bps_packed(s.bitrate, 3, 2) <= c.budget_bps() + 1.0);
+        assert!(s.bitrate > REDUNDANCY_PRIMARY_CAP, "{s:?}");
+        assert!(s.bitrate <= PACKED_PRIMARY_CAP);
+        // Low loss: back to one frame per packet.
+        let s = run(&mut c, &mut t, 10, fb(0.0, 50, 60));
+        assert_eq!((c.frames_per_packet(), s.redundancy_level), (1, 0));
+    }
+
+    #[test]
+    fn squeezed_budget_goes_to_three_frames_per_packet_and_below_the_single_frame_floor() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        c.set_multi_frame(true);
+        run(&mut c, &mut t, 3, fb(0.4, 50, 60));
+        let s = run(&mut c, &mut t, 10, fb(0.4, 50, 600));
+        assert_eq!(c.frames_per_packet(), 3);
+        assert_eq!(s.bitrate, CONGESTION_MIN_BITRATE);
+        assert!(c.budget_bps() < wire_bps(CONGESTION_MIN_BITRATE, 0));
+        assert!(wire_bps_packed(s.bitrate, s.redundancy_level, 3) <= c.budget_bps() + 1.0);
+        // Packing pays the overhead once per packet.
+        assert!(wire_bps_packed(8_000, 4, 3) < wire_bps_packed(8_000, 4, 2));
+        assert!(wire_bps_packed(8_000, 3, 2) < wire_bps(8_000, 3));
+        assert_eq!(wire_bps_packed(8_000, 3, 1), wire_bps(8_000, 3));
+    }
+
+    #[test]
+    fn ack_delay_of_a_packing_peer_is_not_taken_for_a_queue() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        let start = c.budget_bps();
+        c.set_ack_delay(Duration::from_millis(90));
+        run(&mut c, &mut t, 3, fb(0.0, 50, 330));
+        assert!(c.budget_bps() >= start);
+        c.set_ack_delay(Duration::ZERO);
+        run(&mut c, &mut t, 3, fb(0.0, 50, 330));
+        assert!(c.budget_bps() < start);
     }
 }

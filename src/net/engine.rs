@@ -9,10 +9,11 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::api::{CallError, CallState, NetworkType, TrafficStats};
 use crate::audio::{ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
+use crate::media::bitrate::MAX_FRAMES_PER_PACKET;
 use crate::media::opus::packet_samples;
 use crate::media::{
-    AudioReceiver, AudioSender, BitrateController, BitrateLimits, ReceiverStats, SendFeedback,
-    SenderSettings,
+    AudioReceiver, AudioSender, BitrateController, BitrateLimits, EncodedFrame, ReceiverStats,
+    SendFeedback, SenderSettings,
 };
 use crate::session::{Event, Session, SessionStats};
 use crate::sync::Mutex;
@@ -48,6 +49,10 @@ const RX_LOSS_LOW: f64 = 0.002;
 /// clean link they cut mouth-to-ear delay from ~230 to ~110-190 ms, but the receiver's delay
 /// adaptation at 20 ms granularity still warps time audibly (PESQ-WB ~3.5 instead of ~4.3).
 const SHORT_FRAMES_ENABLED: bool = false;
+
+/// Whether several 60 ms frames go in one packet toward a tgvoip-rs peer that accepts it, on
+/// lossy or slow links (see `BitrateController::frames_per_packet`).
+const MULTI_FRAME_ENABLED: bool = true;
 
 /// A request from the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +162,10 @@ struct LoopState {
     min_delay: u32,
     /// Chunks kept queued for the audio thread.
     playback_fill: usize,
+    /// 60 ms frames waiting to go out together (multi-frame packets to a tgvoip-rs peer).
+    pending_frames: Vec<EncodedFrame>,
+    /// 60 ms frames per packet now (1 toward libtgvoip).
+    frames_per_packet: usize,
 }
 
 impl Engine {
@@ -178,6 +187,8 @@ impl Engine {
             rx_counts: (0, 0),
             min_delay: 0,
             playback_fill: PLAYBACK_FILL,
+            pending_frames: Vec::with_capacity(MAX_FRAMES_PER_PACKET as usize),
+            frames_per_packet: 1,
         };
         self.update_min_delay(&mut st);
         let mut buf = vec![0u8; RECV_BUFFER];
@@ -269,11 +280,14 @@ impl Engine {
         self.bitrate.set_limits(limits);
     }
 
-    /// Encodes captured audio; frames are sent only once the session accepts audio.
+    /// Encodes captured audio; frames are sent only once the session accepts audio. Toward a
+    /// tgvoip-rs peer that takes them, 60 ms frames are gathered into packets of
+    /// `frames_per_packet`.
     fn pump_capture(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES], st: &mut LoopState) {
         while self.capture.pop_chunk(chunk) {
             if !self.session.can_send_audio() {
                 self.sender.reset_partial();
+                st.pending_frames.clear();
                 continue;
             }
             let frame = match self.sender.push_chunk(chunk) {
@@ -283,15 +297,49 @@ impl Engine {
             let duration_ms = packet_samples(&frame.primary).map_or(60, |n| {
                 (n / (crate::media::SAMPLE_RATE as usize / 1000)) as u32
             });
+            if duration_ms == 60 && st.frames_per_packet > 1 {
+                st.pending_frames.push(frame);
+                if st.pending_frames.len() >= st.frames_per_packet {
+                    self.flush_pending_frames(now, st);
+                }
+                continue;
+            }
+            self.flush_pending_frames(now, st);
             if self
                 .session
                 .send_audio_frame(now, &frame.primary, &frame.redundancy, duration_ms)
             {
-                if let Some(sink) = self.preprocessed.as_mut() {
-                    if let Ok(n) = self.sender.decode_preview(&frame, &mut st.preview) {
-                        sink(&st.preview[..n.min(st.preview.len())]);
-                    }
-                }
+                self.preview(&frame, st);
+            }
+        }
+    }
+
+    /// Sends the gathered 60 ms frames in one packet (one frame alone as a plain packet).
+    fn flush_pending_frames(&mut self, now: Instant, st: &mut LoopState) {
+        if st.pending_frames.is_empty() {
+            return;
+        }
+        let frames: Vec<(&[u8], &[Vec<u8>])> = st
+            .pending_frames
+            .iter()
+            .map(|f| (f.primary.as_slice(), f.redundancy.as_slice()))
+            .collect();
+        let sent = self.session.send_audio_frames(now, &frames);
+        let pending = std::mem::take(&mut st.pending_frames);
+        if sent {
+            for frame in &pending {
+                self.preview(frame, st);
+            }
+        }
+        st.pending_frames = pending;
+        st.pending_frames.clear();
+    }
+
+    /// Hands a sent frame, decoded, to the "preprocessed" sink.
+    fn preview(&mut self, frame: &EncodedFrame, st: &mut LoopState) {
+        if let Some(sink) = self.preprocessed.as_mut() {
+            if let Ok(n) = self.sender.decode_preview(frame, &mut st.preview) {
+                sink(&st.preview[..n.min(st.preview.len())]);
             }
         }
     }
@@ -369,7 +417,20 @@ impl Engine {
         let short_ok = SHORT_FRAMES_ENABLED && self.session.peer_accepts_variable_frames();
         let clean_network = matches!(self.network, NetworkType::Wifi | NetworkType::Ethernet);
         self.bitrate.set_short_frames(short_ok, clean_network);
+        // Several 60 ms frames per packet only toward a tgvoip-rs peer that announced it.
+        self.bitrate
+            .set_multi_frame(MULTI_FRAME_ENABLED && self.session.peer_accepts_multi_frame());
+        // A peer that packs k frames acks every k·60 ms: on average (k-1)·30 ms later than one
+        // sending every frame, which is not a queue.
+        let peer_fpp = self.session.peer_frames_per_packet().max(1);
+        self.bitrate
+            .set_ack_delay(Duration::from_millis(u64::from(peer_fpp - 1) * 30));
         let settings = self.bitrate.update(now, &feedback);
+        let fpp = self.bitrate.frames_per_packet().max(1) as usize;
+        if fpp < st.pending_frames.len() {
+            self.flush_pending_frames(now, st);
+        }
+        st.frames_per_packet = fpp;
         self.sender.apply(settings);
         self.sender.set_frame_ms(if short_ok {
             self.bitrate.frame_ms()
@@ -398,10 +459,15 @@ impl Engine {
             st.rx_loss > RX_LOSS_HIGH
         };
         let frame_ms = rx.frame_ms.clamp(20, 60);
+        // Frames the peer packs together arrive at once, and the copies of a lost packet's
+        // frames come with the next packet: one more packet of delay per extra frame.
+        let packed = self.session.peer_frames_per_packet().saturating_sub(1) * 60;
         let ms = if st.peer_ec {
-            MIN_DELAY_PEER_EC * 60
+            MIN_DELAY_PEER_EC * 60 + packed
         } else if lossy {
-            MIN_DELAY * 60
+            MIN_DELAY * 60 + packed
+        } else if packed > 0 {
+            60 + packed
         } else {
             (MIN_DELAY_CLEAN * 60).min(frame_ms)
         };
