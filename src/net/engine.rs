@@ -54,6 +54,11 @@ const SHORT_FRAMES_ENABLED: bool = false;
 /// lossy or slow links (see `BitrateController::frames_per_packet`).
 const MULTI_FRAME_ENABLED: bool = true;
 
+/// Jitter minimum (ms) for the first seconds of a call on a mobile network.
+const MIN_DELAY_MOBILE_START: u32 = 240;
+/// How long the send loss is backed by the receive loss after audio starts.
+const SEND_LOSS_WARMUP: Duration = Duration::from_secs(8);
+
 /// A request from the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -158,6 +163,11 @@ struct LoopState {
     /// Smoothed receive loss and the counters it was last computed from.
     rx_loss: f64,
     rx_counts: (u64, u64),
+    /// Fraction of the peer's frames whose primary did not arrive in time (before any
+    /// recovery), over the call so far: a prior for the send loss while that is still unknown.
+    rx_raw_loss: f64,
+    /// When audio was first sent (start of the send-loss measurement).
+    audio_since: Option<Instant>,
     /// Jitter-buffer minimum delay now, ms.
     min_delay: u32,
     /// Chunks kept queued for the audio thread.
@@ -185,6 +195,8 @@ impl Engine {
             peer_ec: false,
             rx_loss: 0.0,
             rx_counts: (0, 0),
+            rx_raw_loss: 0.0,
+            audio_since: None,
             min_delay: 0,
             playback_fill: PLAYBACK_FILL,
             pending_frames: Vec::with_capacity(MAX_FRAMES_PER_PACKET as usize),
@@ -405,8 +417,22 @@ impl Engine {
 
     fn update_bitrate(&mut self, now: Instant, st: &mut LoopState) {
         let report = self.session.send_report();
+        // The send loss is measured from acks with a 2 s timeout over a 5 s window, so it
+        // stays near zero for the first seconds of a lossy call; until then the receive loss
+        // stands in (the profiles and most radio links lose both ways alike).
+        if st.audio_since.is_none() && self.session.can_send_audio() {
+            st.audio_since = Some(now);
+        }
+        let young = st
+            .audio_since
+            .is_none_or(|t| now.saturating_duration_since(t) < SEND_LOSS_WARMUP);
+        let loss_ratio = if young {
+            report.loss_ratio.max(st.rx_raw_loss)
+        } else {
+            report.loss_ratio
+        };
         let feedback = SendFeedback {
-            loss_ratio: report.loss_ratio,
+            loss_ratio,
             rtt: report.rtt,
             inflight_bytes: report.inflight_bytes,
             base_rtt: report.base_rtt,
@@ -453,6 +479,11 @@ impl Engine {
         if d_all > 0.0 {
             st.rx_loss += (d_lost / d_all - st.rx_loss) * 0.1;
         }
+        let all = (lost + decoded) as f64;
+        if all >= 10.0 {
+            let missing = lost + rx.recovered_redundant + rx.recovered_fec;
+            st.rx_raw_loss = (missing as f64 / all).min(1.0);
+        }
         let lossy = if st.min_delay > MIN_DELAY_CLEAN {
             st.rx_loss > RX_LOSS_LOW
         } else {
@@ -470,6 +501,17 @@ impl Engine {
             60 + packed
         } else {
             (MIN_DELAY_CLEAN * 60).min(frame_ms)
+        };
+        // On a mobile network the jitter of a lossy, rate-limited link shows only after a few
+        // seconds, and growing the delay then means holds in the middle of speech: start
+        // deep and let compression take the excess back if the link turns out clean.
+        let young = st
+            .audio_since
+            .is_none_or(|t| Instant::now().saturating_duration_since(t) < SEND_LOSS_WARMUP);
+        let ms = if young && self.network.is_mobile() {
+            ms.max(MIN_DELAY_MOBILE_START)
+        } else {
+            ms
         };
         if ms != st.min_delay {
             st.min_delay = ms;
