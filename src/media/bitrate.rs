@@ -161,6 +161,8 @@ pub struct BitrateController {
     multi_frame: bool,
     /// 60 ms frames per packet chosen with the settings.
     frames_per_packet: u32,
+    /// Budget a congestion cut does not go under (from the peer's incoming rate), if known.
+    cut_floor: Option<f64>,
     /// Part of the RTT that is the peer holding its acks (it sends a packet only every few
     /// frames), not queueing.
     ack_delay: Duration,
@@ -183,6 +185,7 @@ impl BitrateController {
             multi_frame: false,
             frames_per_packet: 1,
             ack_delay: Duration::ZERO,
+            cut_floor: None,
         };
         c.settings = c.compose(MIN_EXPECTED_LOSS);
         c
@@ -274,6 +277,14 @@ impl BitrateController {
         }
     }
 
+    /// Sets the budget a congestion cut does not go under (bits per second on the wire), or
+    /// none. With a symmetric link, what the peer gets through says what the link carries: the
+    /// RTT cannot tell our queue from the peer's, and without a floor the side that cuts first
+    /// ends far below the link while the other keeps the queue.
+    pub fn set_cut_floor(&mut self, floor: Option<f64>) {
+        self.cut_floor = floor.filter(|f| f.is_finite() && *f > 0.0);
+    }
+
     /// Average extra wait of the peer's acks beyond the base RTT that is not queueing: the peer
     /// packs several frames per packet and so acks only every 120-180 ms. Subtracted from the
     /// queueing-delay estimate.
@@ -340,8 +351,11 @@ impl BitrateController {
         let since_decrease = self.last_decrease.map(|t| now.saturating_duration_since(t));
         if queue.is_some_and(|q| q > CONGESTED_QUEUE) {
             if since_decrease.is_none_or(|d| d >= spacing) {
-                self.budget *= DECREASE_FACTOR;
-                self.last_decrease = Some(now);
+                let floor = self.cut_floor.unwrap_or(0.0);
+                if self.budget > floor {
+                    self.budget = (self.budget * DECREASE_FACTOR).max(floor);
+                    self.last_decrease = Some(now);
+                }
             }
         } else if queue.is_none_or(|q| q < CLEAR_QUEUE)
             && since_decrease.is_none_or(|d| d >= INCREASE_HOLD)
@@ -691,5 +705,22 @@ mod tests {
         c.set_ack_delay(Duration::ZERO);
         run(&mut c, &mut t, 3, fb(0.0, 50, 330));
         assert!(c.budget_bps() < start);
+    }
+
+    #[test]
+    fn cuts_stop_at_the_floor_from_the_peers_rate() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        let start = c.budget_bps();
+        c.set_cut_floor(Some(start * 0.9));
+        run(&mut c, &mut t, 5, fb(0.0, 50, 600));
+        assert_eq!(c.budget_bps(), start * 0.9);
+        // A floor above the budget never raises it; no floor: cuts go on.
+        c.set_cut_floor(Some(start * 2.0));
+        run(&mut c, &mut t, 2, fb(0.0, 50, 600));
+        assert_eq!(c.budget_bps(), start * 0.9);
+        c.set_cut_floor(None);
+        run(&mut c, &mut t, 2, fb(0.0, 50, 600));
+        assert!(c.budget_bps() < start * 0.8);
     }
 }

@@ -54,6 +54,12 @@ const SHORT_FRAMES_ENABLED: bool = false;
 /// lossy or slow links (see `BitrateController::frames_per_packet`).
 const MULTI_FRAME_ENABLED: bool = true;
 
+/// IPv4 + UDP header bytes per datagram (not in the session's byte counts).
+const IP_UDP_HEADER_BYTES: u64 = 28;
+/// Smoothing gain of the incoming rate per control tick (~1 s time constant).
+const PEER_RATE_GAIN: f64 = 0.3;
+/// Share of the peer's (loss-corrected) incoming rate a congestion cut never goes under.
+const PEER_RATE_FLOOR: f64 = 0.85;
 /// Jitter minimum (ms) for the first seconds of a call on a mobile network.
 const MIN_DELAY_MOBILE_START: u32 = 240;
 /// How long the send loss is backed by the receive loss after audio starts.
@@ -168,6 +174,10 @@ struct LoopState {
     rx_raw_loss: f64,
     /// When audio was first sent (start of the send-loss measurement).
     audio_since: Option<Instant>,
+    /// Wire bytes (IP + UDP headers included) received from the peer at the last control
+    /// tick, when that was, and the smoothed incoming rate in bits per second.
+    rx_wire: Option<(u64, Instant)>,
+    rx_rate: Option<f64>,
     /// Jitter-buffer minimum delay now, ms.
     min_delay: u32,
     /// Chunks kept queued for the audio thread.
@@ -197,6 +207,8 @@ impl Engine {
             rx_counts: (0, 0),
             rx_raw_loss: 0.0,
             audio_since: None,
+            rx_wire: None,
+            rx_rate: None,
             min_delay: 0,
             playback_fill: PLAYBACK_FILL,
             pending_frames: Vec::with_capacity(MAX_FRAMES_PER_PACKET as usize),
@@ -431,6 +443,7 @@ impl Engine {
         } else {
             report.loss_ratio
         };
+        self.update_peer_rate(now, st, loss_ratio);
         let feedback = SendFeedback {
             loss_ratio,
             rtt: report.rtt,
@@ -466,6 +479,30 @@ impl Engine {
         let ec = settings.redundancy_level > 0;
         st.extra_ec_used |= ec;
         self.session.set_extra_ec(ec);
+    }
+
+    /// Smoothed wire rate arriving from the peer and, from it, the congestion controller's
+    /// floor for cuts: what the peer gets through the same (symmetric) link, scaled back up by
+    /// the random loss. A queue seen in the RTT that is the peer's, not ours, then does not
+    /// push our budget far under the peer's, and two senders over the link both cut to it.
+    fn update_peer_rate(&mut self, now: Instant, st: &mut LoopState, loss: f64) {
+        let stats = self.session.stats();
+        let wire = stats.bytes_recvd + stats.datagrams_recvd * IP_UDP_HEADER_BYTES;
+        if let Some((prev, at)) = st.rx_wire {
+            let dt = now.saturating_duration_since(at).as_secs_f64();
+            if dt > 0.05 {
+                let bps = wire.saturating_sub(prev) as f64 * 8.0 / dt;
+                st.rx_rate = Some(st.rx_rate.map_or(bps, |r| r + (bps - r) * PEER_RATE_GAIN));
+                st.rx_wire = Some((wire, now));
+            }
+        } else {
+            st.rx_wire = Some((wire, now));
+        }
+        let floor = st
+            .rx_rate
+            .filter(|_| st.audio_since.is_some())
+            .map(|r| r * PEER_RATE_FLOOR / (1.0 - loss.clamp(0.0, 0.5)));
+        self.bitrate.set_cut_floor(floor);
     }
 
     /// Jitter-buffer minimum delay from the peer's redundancy flag and the receive loss: as low
