@@ -64,6 +64,8 @@ const PACKETS_PER_SECOND: f64 = 1000.0 / 60.0;
 const CONGESTED_QUEUE: Duration = Duration::from_millis(250);
 /// Queueing delay below which the budget may grow.
 const CLEAR_QUEUE: Duration = Duration::from_millis(100);
+/// Send loss above which the path counts as congested whatever the RTT says.
+const CONGESTION_LOSS: f64 = 0.5;
 /// Multiplicative decrease of the wire budget on congestion.
 const DECREASE_FACTOR: f64 = 0.75;
 /// Minimum spacing of two decreases (the RTT is used when longer).
@@ -269,9 +271,19 @@ impl BitrateController {
 
     /// Allows two or three 60 ms frames per packet (only when the peer is a tgvoip-rs that
     /// announced it).
-    pub fn set_multi_frame(&mut self, allowed: bool) {
+    ///
+    /// With `slow_link` (e.g. GPRS, where one 60 ms frame per packet costs about 10 kbps of
+    /// headers alone) the budget starts at three frames per packet with the initial bitrate
+    /// if no congestion was seen yet, instead of pushing the single-frame rate into the link.
+    pub fn set_multi_frame(&mut self, allowed: bool, slow_link: bool) {
         if self.multi_frame != allowed {
             self.multi_frame = allowed;
+            if allowed && slow_link && self.last_decrease.is_none() {
+                let initial = clamp_bitrate(self.limits.initial, &self.limits);
+                self.budget = self
+                    .budget
+                    .min(wire_bps_packed(initial, 0, MAX_FRAMES_PER_PACKET));
+            }
             self.budget = self.budget.min(self.max_budget()).max(self.min_budget());
             self.settings = self.compose(self.settings.expected_loss_perc);
         }
@@ -349,7 +361,14 @@ impl BitrateController {
         };
         let spacing = fb.recent_rtt.unwrap_or_default().max(DECREASE_SPACING);
         let since_decrease = self.last_decrease.map(|t| now.saturating_duration_since(t));
-        if queue.is_some_and(|q| q > CONGESTED_QUEUE) {
+        let loss = if fb.loss_ratio.is_finite() {
+            fb.loss_ratio
+        } else {
+            0.0
+        };
+        // Loss this high is no random loss: a queue so long that acks come after the loss
+        // timeout (RTT samples then stop), or drops at a full queue.
+        if queue.is_some_and(|q| q > CONGESTED_QUEUE) || loss > CONGESTION_LOSS {
             if since_decrease.is_none_or(|d| d >= spacing) {
                 let floor = self.cut_floor.unwrap_or(0.0);
                 if self.budget > floor {
@@ -357,7 +376,7 @@ impl BitrateController {
                     self.last_decrease = Some(now);
                 }
             }
-        } else if queue.is_none_or(|q| q < CLEAR_QUEUE)
+        } else if queue.is_some_and(|q| q < CLEAR_QUEUE)
             && since_decrease.is_none_or(|d| d >= INCREASE_HOLD)
         {
             self.budget += INCREASE_RATE * dt;
@@ -555,10 +574,11 @@ mod tests {
         assert!(s.bitrate > 16_000 && s.bitrate < 20_000, "{}", s.bitrate);
         let s = run(&mut c, &mut t, 10, fb(0.0, 50, 60));
         assert_eq!(s.bitrate, 20_000);
-        // Without RTT samples the budget still grows.
+        // Without RTT samples (no evidence the path is clear, e.g. a long first RTT on a slow
+        // link) the budget holds.
         let mut c = BitrateController::new(limits());
         let s = run(&mut c, &mut t, 10, SendFeedback::default());
-        assert_eq!(s.bitrate, 20_000);
+        assert_eq!(s.bitrate, 16_000);
     }
 
     #[test]
@@ -665,7 +685,7 @@ mod tests {
         // With it: two frames per packet, copies of both frames of the previous packet, and a
         // primary above what one frame per packet could afford in the same budget.
         let mut c = BitrateController::new(limits());
-        c.set_multi_frame(true);
+        c.set_multi_frame(true, false);
         let s = run(&mut c, &mut t, 10, fb(0.17, 50, 60));
         assert_eq!(c.frames_per_packet(), 2);
         assert_eq!(s.redundancy_level, 3);
@@ -681,7 +701,7 @@ mod tests {
     fn squeezed_budget_goes_to_three_frames_per_packet_and_below_the_single_frame_floor() {
         let mut t = Instant::now();
         let mut c = BitrateController::new(limits());
-        c.set_multi_frame(true);
+        c.set_multi_frame(true, false);
         run(&mut c, &mut t, 3, fb(0.4, 50, 60));
         let s = run(&mut c, &mut t, 10, fb(0.4, 50, 600));
         assert_eq!(c.frames_per_packet(), 3);
@@ -722,5 +742,32 @@ mod tests {
         c.set_cut_floor(None);
         run(&mut c, &mut t, 2, fb(0.0, 50, 600));
         assert!(c.budget_bps() < start * 0.8);
+    }
+
+    #[test]
+    fn loss_beyond_any_random_loss_cuts_even_without_rtt_growth() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        let start = c.budget_bps();
+        run(&mut c, &mut t, 3, fb(0.45, 50, 60));
+        assert!(c.budget_bps() >= start);
+        let s = run(&mut c, &mut t, 3, fb(0.9, 50, 60));
+        assert!(c.budget_bps() < start * 0.7, "{}", c.budget_bps());
+        assert_eq!(s.expected_loss_perc, MAX_EXPECTED_LOSS);
+    }
+
+    #[test]
+    fn slow_link_starts_with_three_frames_per_packet() {
+        let mut l = limits();
+        l.max = 8_000;
+        l.initial = 8_000;
+        let mut c = BitrateController::new(l);
+        c.set_multi_frame(true, true);
+        assert_eq!(c.frames_per_packet(), 3);
+        assert_eq!(c.settings().bitrate, 8_000);
+        assert!(c.budget_bps() < wire_bps(8_000, 0) * 0.7);
+        let mut c = BitrateController::new(l);
+        c.set_multi_frame(true, false);
+        assert_eq!(c.frames_per_packet(), 1);
     }
 }

@@ -60,6 +60,8 @@ const IP_UDP_HEADER_BYTES: u64 = 28;
 const PEER_RATE_GAIN: f64 = 0.3;
 /// Share of the peer's (loss-corrected) incoming rate a congestion cut never goes under.
 const PEER_RATE_FLOOR: f64 = 0.85;
+/// Largest loss the incoming rate is scaled back up by (more is congestion, not random loss).
+const MAX_RANDOM_LOSS: f64 = 0.35;
 /// Jitter minimum (ms) for the first seconds of a call on a mobile network.
 const MIN_DELAY_MOBILE_START: u32 = 240;
 /// How long the send loss is backed by the receive loss after audio starts.
@@ -457,8 +459,10 @@ impl Engine {
         let clean_network = matches!(self.network, NetworkType::Wifi | NetworkType::Ethernet);
         self.bitrate.set_short_frames(short_ok, clean_network);
         // Several 60 ms frames per packet only toward a tgvoip-rs peer that announced it.
-        self.bitrate
-            .set_multi_frame(MULTI_FRAME_ENABLED && self.session.peer_accepts_multi_frame());
+        self.bitrate.set_multi_frame(
+            MULTI_FRAME_ENABLED && self.session.peer_accepts_multi_frame(),
+            self.network == NetworkType::Gprs,
+        );
         // A peer that packs k frames acks every k·60 ms: on average (k-1)·30 ms later than one
         // sending every frame, which is not a queue.
         let peer_fpp = self.session.peer_frames_per_packet().max(1);
@@ -501,7 +505,7 @@ impl Engine {
         let floor = st
             .rx_rate
             .filter(|_| st.audio_since.is_some())
-            .map(|r| r * PEER_RATE_FLOOR / (1.0 - loss.clamp(0.0, 0.5)));
+            .map(|r| r * PEER_RATE_FLOOR / (1.0 - loss.clamp(0.0, MAX_RANDOM_LOSS)));
         self.bitrate.set_cut_floor(floor);
     }
 
