@@ -68,6 +68,10 @@ const CLEAR_QUEUE: Duration = Duration::from_millis(100);
 const CONGESTION_LOSS: f64 = 0.5;
 /// Multiplicative decrease of the wire budget on congestion.
 const DECREASE_FACTOR: f64 = 0.75;
+/// Queueing delay that means the link rate fell far under ours (an outage or a handover to a
+/// slow network): cut by [`SEVERE_DECREASE_FACTOR`] instead.
+const SEVERE_QUEUE: Duration = Duration::from_millis(600);
+const SEVERE_DECREASE_FACTOR: f64 = 0.5;
 /// Minimum spacing of two decreases (the RTT is used when longer).
 const DECREASE_SPACING: Duration = Duration::from_millis(600);
 /// No increase for this long after a decrease.
@@ -359,7 +363,13 @@ impl BitrateController {
             (Some(r), Some(b)) => Some(r.saturating_sub(b).saturating_sub(self.ack_delay)),
             _ => None,
         };
-        let spacing = fb.recent_rtt.unwrap_or_default().max(DECREASE_SPACING);
+        // One base RTT (not the queue-inflated recent one) between cuts: with a link that just
+        // dropped to a fraction of the rate, the queue grows faster than real time.
+        let spacing = fb
+            .base_rtt
+            .or(fb.recent_rtt)
+            .unwrap_or_default()
+            .max(DECREASE_SPACING);
         let since_decrease = self.last_decrease.map(|t| now.saturating_duration_since(t));
         let loss = if fb.loss_ratio.is_finite() {
             fb.loss_ratio
@@ -372,7 +382,13 @@ impl BitrateController {
             if since_decrease.is_none_or(|d| d >= spacing) {
                 let floor = self.cut_floor.unwrap_or(0.0);
                 if self.budget > floor {
-                    self.budget = (self.budget * DECREASE_FACTOR).max(floor);
+                    let severe = queue.is_some_and(|q| q > SEVERE_QUEUE) || loss > CONGESTION_LOSS;
+                    let factor = if severe {
+                        SEVERE_DECREASE_FACTOR
+                    } else {
+                        DECREASE_FACTOR
+                    };
+                    self.budget = (self.budget * factor).max(floor);
                     self.last_decrease = Some(now);
                 }
             }
@@ -769,5 +785,23 @@ mod tests {
         let mut c = BitrateController::new(l);
         c.set_multi_frame(true, false);
         assert_eq!(c.frames_per_packet(), 1);
+    }
+
+    #[test]
+    fn a_long_queue_halves_the_budget() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        let start = c.budget_bps();
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 200 + 50));
+        assert!(c.budget_bps() >= start);
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 400));
+        let once = c.budget_bps();
+        assert!((once - start * DECREASE_FACTOR).abs() < 1.0, "{once}");
+        let mut c = BitrateController::new(limits());
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 900));
+        assert!(c.budget_bps() < start * 0.7);
     }
 }
