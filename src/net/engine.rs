@@ -558,7 +558,7 @@ impl Engine {
             st.min_delay = ms;
             self.receiver.set_min_delay_ms(ms);
         }
-        st.playback_fill = if !lossy && !st.peer_ec && frame_ms <= 20 {
+        st.playback_fill = if !lossy && !st.peer_ec && st.min_delay <= 60 {
             PLAYBACK_FILL_LOW
         } else {
             PLAYBACK_FILL
