@@ -137,9 +137,15 @@ pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
 /// Design (deviations from 2.4.4, media.md §2.5-2.10, §5 and §11):
 /// * **Congestion control on a wire budget.** The controller keeps a budget of bits per second
 ///   on the wire (headers included). A queue building up at a bottleneck shows as the recent RTT
-///   rising above the base (minimum) RTT; above 120 ms the budget is cut by 25 % (at most once per
-///   RTT), below 50 ms it grows by 2.5 kbps per second (after a 2 s hold), up to what the best
-///   setting needs. Random loss does not shrink the budget (the profiles' loss is not congestion).
+///   rising above the base (minimum) RTT (less the peer's ack holding, see
+///   [`set_ack_delay`](Self::set_ack_delay)); above 250 ms the budget is cut by 25 % (by half
+///   above 600 ms, or when loss passes 50 %), at most once per base RTT and never under the
+///   floor from the peer's incoming rate ([`set_cut_floor`](Self::set_cut_floor)); below 100 ms
+///   it grows by 2.5 kbps per second (after a 2 s hold, and only with RTT samples), up to what
+///   the best setting needs. Random loss does not shrink the budget.
+/// * **Several frames per packet** toward a tgvoip-rs peer that allows it
+///   ([`set_multi_frame`](Self::set_multi_frame)): with loss above 5 %, two or three 60 ms
+///   frames share one packet's headers and the next packet carries copies of them.
 /// * **Loss protection within the budget.** The wanted redundancy level follows loss as 2.4.4
 ///   (2/3/4 above 2/5/8 %, with a 3 s hysteresis to turn off); the highest level whose copies
 ///   still leave at least 6 kbps for the primary within the budget is used, the rest goes to the
