@@ -664,7 +664,7 @@ fn tgvoip_rs_peers_negotiate_short_frames_from_the_first_init() {
     let packet = Packet::parse_short(&body).unwrap();
     assert_eq!(packet.header.ptype, PacketType::INIT);
     assert!(packet.header.extras.contains(&wire::Extra::Capabilities {
-        flags: wire::extra::CAP_VARIABLE_FRAMES
+        flags: wire::extra::CAP_VARIABLE_FRAMES | wire::extra::CAP_MULTI_FRAME
     }));
     sim.net.push(sim.now, A_ADDR, first.to, first.data);
     sim.b.connect(sim.now);
@@ -729,4 +729,65 @@ fn a_peer_without_the_capability_only_gets_60_ms_frames() {
     assert!(!sim.a.send_audio_frame(now, &[0x7B; 20], &[], 40));
     assert!(sim.a.send_audio_frame(now, &[0x7B; 20], &[], 60));
     assert_eq!(sim.a.stats().audio_frames_sent, 1);
+    // No multi-frame packets either; a single frame still goes out.
+    assert!(!sim.a.peer_accepts_multi_frame());
+    let two: [(&[u8], &[Vec<u8>]); 2] = [(&[0x7B; 20], &[]), (&[0x7B; 20], &[])];
+    assert!(!sim.a.send_audio_frames(now, &two));
+    assert!(sim.a.send_audio_frames(now, &two[..1]));
+    assert_eq!(sim.a.stats().audio_frames_sent, 2);
+}
+
+#[test]
+fn tgvoip_rs_peers_pack_several_frames_per_packet_with_each_copy_once() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
+    sim.audio = false;
+    sim.a.connect(sim.now);
+    sim.b.connect(sim.now);
+    sim.flush();
+    sim.run_until(Duration::from_secs(2));
+    assert!(sim.a.peer_accepts_multi_frame());
+    assert!(sim.b.peer_accepts_multi_frame());
+    assert_eq!(sim.b.peer_frames_per_packet(), 1);
+    // Level-3 redundancy: each frame carries copies of the two frames before it and an empty
+    // entry for itself.
+    let red: Vec<Vec<u8>> = vec![vec![0x11; 8], vec![0x22; 8], vec![0x33; 8]];
+    let prim = [0x7B; 20];
+    let now = sim.now;
+    let pair: [(&[u8], &[Vec<u8>]); 2] = [(&prim, &red), (&prim, &red)];
+    assert!(sim.a.send_audio_frames(now, &pair));
+    assert!(sim.a.send_audio_frames(now, &pair));
+    let triple: [(&[u8], &[Vec<u8>]); 3] = [(&prim, &red), (&prim, &red), (&prim, &red)];
+    assert!(sim.a.send_audio_frames(now, &triple));
+    let four = [(&prim[..], &red[..]); 4];
+    assert!(!sim.a.send_audio_frames(now, &four));
+    assert_eq!(sim.a.stats().audio_frames_sent, 7);
+    sim.flush();
+    sim.run_until(Duration::from_secs(3));
+    assert_eq!(sim.b.peer_frames_per_packet(), 3);
+    let primaries: Vec<u32> = sim.obs[1]
+        .frames
+        .iter()
+        .filter(|f| !f.1)
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(primaries, vec![0, 60, 120, 180, 240, 300, 360]);
+    // Copies: the first packet covers the two frames before pts 0 (wrapping), the second
+    // 0 and 60, the third 120 and 180; copies of frames inside the same packet are not sent.
+    let mut copies: Vec<u32> = sim.obs[1]
+        .frames
+        .iter()
+        .filter(|f| f.1)
+        .map(|f| f.0)
+        .collect();
+    copies.sort_unstable();
+    let mut want = vec![
+        0,
+        60,
+        120,
+        180,
+        0u32.wrapping_sub(120),
+        0u32.wrapping_sub(60),
+    ];
+    want.sort_unstable();
+    assert_eq!(copies, want);
 }

@@ -64,8 +64,14 @@ const PACKETS_PER_SECOND: f64 = 1000.0 / 60.0;
 const CONGESTED_QUEUE: Duration = Duration::from_millis(250);
 /// Queueing delay below which the budget may grow.
 const CLEAR_QUEUE: Duration = Duration::from_millis(100);
+/// Send loss above which the path counts as congested whatever the RTT says.
+const CONGESTION_LOSS: f64 = 0.5;
 /// Multiplicative decrease of the wire budget on congestion.
 const DECREASE_FACTOR: f64 = 0.75;
+/// Queueing delay that means the link rate fell far under ours (an outage or a handover to a
+/// slow network): cut by [`SEVERE_DECREASE_FACTOR`] instead.
+const SEVERE_QUEUE: Duration = Duration::from_millis(600);
+const SEVERE_DECREASE_FACTOR: f64 = 0.5;
 /// Minimum spacing of two decreases (the RTT is used when longer).
 const DECREASE_SPACING: Duration = Duration::from_millis(600);
 /// No increase for this long after a decrease.
@@ -89,13 +95,30 @@ pub fn secondary_bitrate(primary: i32) -> i32 {
 /// redundancy level (level L carries L − 1 copies of earlier frames plus an empty entry for the
 /// current one, see `Session::send_audio`).
 pub fn wire_bps(primary: i32, redundancy_level: u8) -> f64 {
+    wire_bps_packed(primary, redundancy_level, 1)
+}
+
+/// Primary bitrate cap with several frames per packet (the budget grows no further, so a lossy
+/// link is not pushed into a standing queue).
+pub const PACKED_PRIMARY_CAP: i32 = 16_000;
+/// Stream-frame header bytes each extra frame of a multi-frame packet adds.
+const EXTRA_FRAME_BYTES: f64 = 7.0;
+/// Most 60 ms frames per packet (STREAM_DATA_X3).
+pub const MAX_FRAMES_PER_PACKET: u32 = 3;
+
+/// Like [`wire_bps`] with `fpp` 60 ms frames per packet (tgvoip-rs peers only): the packet
+/// overhead is paid once per `fpp` frames and each earlier frame's copy is sent once per packet
+/// (L − 1 distinct copies per packet), see `Session::send_audio_frames`.
+pub fn wire_bps_packed(primary: i32, redundancy_level: u8, fpp: u32) -> f64 {
+    let fpp = f64::from(fpp.clamp(1, MAX_FRAMES_PER_PACKET));
     let copies = f64::from(redundancy_level.saturating_sub(1));
-    let entries = f64::from(redundancy_level);
+    let entries = f64::from(redundancy_level) * fpp;
     let per_packet = PACKET_OVERHEAD_BYTES
-        + f64::from(primary) * 0.060 / 8.0
+        + (fpp - 1.0) * EXTRA_FRAME_BYTES
+        + fpp * f64::from(primary) * 0.060 / 8.0
         + copies * f64::from(secondary_bitrate(primary)) * 0.060 / 8.0
         + entries;
-    per_packet * 8.0 * PACKETS_PER_SECOND
+    per_packet * 8.0 * PACKETS_PER_SECOND / fpp
 }
 
 /// Bits per second on the wire for a primary bitrate in frames of `frame_ms` (one frame per
@@ -114,9 +137,15 @@ pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
 /// Design (deviations from 2.4.4, media.md §2.5-2.10, §5 and §11):
 /// * **Congestion control on a wire budget.** The controller keeps a budget of bits per second
 ///   on the wire (headers included). A queue building up at a bottleneck shows as the recent RTT
-///   rising above the base (minimum) RTT; above 120 ms the budget is cut by 25 % (at most once per
-///   RTT), below 50 ms it grows by 2.5 kbps per second (after a 2 s hold), up to what the best
-///   setting needs. Random loss does not shrink the budget (the profiles' loss is not congestion).
+///   rising above the base (minimum) RTT (less the peer's ack holding, see
+///   [`set_ack_delay`](Self::set_ack_delay)); above 250 ms the budget is cut by 25 % (by half
+///   above 600 ms, or when loss passes 50 %), at most once per base RTT and never under the
+///   floor from the peer's incoming rate ([`set_cut_floor`](Self::set_cut_floor)); below 100 ms
+///   it grows by 2.5 kbps per second (after a 2 s hold, and only with RTT samples), up to what
+///   the best setting needs. Random loss does not shrink the budget.
+/// * **Several frames per packet** toward a tgvoip-rs peer that allows it
+///   ([`set_multi_frame`](Self::set_multi_frame)): with loss above 5 %, two or three 60 ms
+///   frames share one packet's headers and the next packet carries copies of them.
 /// * **Loss protection within the budget.** The wanted redundancy level follows loss as 2.4.4
 ///   (2/3/4 above 2/5/8 %, with a 3 s hysteresis to turn off); the highest level whose copies
 ///   still leave at least 6 kbps for the primary within the budget is used, the rest goes to the
@@ -140,6 +169,15 @@ pub struct BitrateController {
     short_frames: bool,
     /// Frame duration chosen with the settings, ms.
     frame_ms: u32,
+    /// The peer takes several 60 ms frames per packet (tgvoip-rs only).
+    multi_frame: bool,
+    /// 60 ms frames per packet chosen with the settings.
+    frames_per_packet: u32,
+    /// Budget a congestion cut does not go under (from the peer's incoming rate), if known.
+    cut_floor: Option<f64>,
+    /// Part of the RTT that is the peer holding its acks (it sends a packet only every few
+    /// frames), not queueing.
+    ack_delay: Duration,
 }
 
 impl BitrateController {
@@ -156,6 +194,10 @@ impl BitrateController {
             settings: SenderSettings::default(),
             short_frames: false,
             frame_ms: 60,
+            multi_frame: false,
+            frames_per_packet: 1,
+            ack_delay: Duration::ZERO,
+            cut_floor: None,
         };
         c.settings = c.compose(MIN_EXPECTED_LOSS);
         c
@@ -211,6 +253,9 @@ impl BitrateController {
     /// Largest useful budget: the best setting at the wanted redundancy level (with 20 ms
     /// frames when allowed and redundancy is off).
     fn max_budget(&self) -> f64 {
+        if self.packing_wanted() {
+            return wire_bps_packed(self.limits.max.min(PACKED_PRIMARY_CAP), 3, 2);
+        }
         if self.short_frames && self.redundancy_level == 0 {
             return wire_bps_framed(self.limits.max, 20);
         }
@@ -226,7 +271,92 @@ impl BitrateController {
 
     /// Smallest budget: the congestion floor bitrate without redundancy.
     fn min_budget(&self) -> f64 {
-        wire_bps(CONGESTION_MIN_BITRATE.min(self.limits.max), 0)
+        let fpp = if self.multi_frame {
+            MAX_FRAMES_PER_PACKET
+        } else {
+            1
+        };
+        wire_bps_packed(CONGESTION_MIN_BITRATE.min(self.limits.max), 0, fpp)
+    }
+
+    /// Allows two or three 60 ms frames per packet (only when the peer is a tgvoip-rs that
+    /// announced it).
+    ///
+    /// With `slow_link` (e.g. GPRS, where one 60 ms frame per packet costs about 10 kbps of
+    /// headers alone) the budget starts at three frames per packet with the initial bitrate
+    /// if no congestion was seen yet, instead of pushing the single-frame rate into the link.
+    pub fn set_multi_frame(&mut self, allowed: bool, slow_link: bool) {
+        if self.multi_frame != allowed {
+            self.multi_frame = allowed;
+            if allowed && slow_link && self.last_decrease.is_none() {
+                let initial = clamp_bitrate(self.limits.initial, &self.limits);
+                self.budget = self
+                    .budget
+                    .min(wire_bps_packed(initial, 0, MAX_FRAMES_PER_PACKET));
+            }
+            self.budget = self.budget.min(self.max_budget()).max(self.min_budget());
+            self.settings = self.compose(self.settings.expected_loss_perc);
+        }
+    }
+
+    /// Sets the budget a congestion cut does not go under (bits per second on the wire), or
+    /// none. With a symmetric link, what the peer gets through says what the link carries: the
+    /// RTT cannot tell our queue from the peer's, and without a floor the side that cuts first
+    /// ends far below the link while the other keeps the queue.
+    pub fn set_cut_floor(&mut self, floor: Option<f64>) {
+        self.cut_floor = floor.filter(|f| f.is_finite() && *f > 0.0);
+    }
+
+    /// Average extra wait of the peer's acks beyond the base RTT that is not queueing: the peer
+    /// packs several frames per packet and so acks only every 120-180 ms. Subtracted from the
+    /// queueing-delay estimate.
+    pub fn set_ack_delay(&mut self, delay: Duration) {
+        self.ack_delay = delay;
+    }
+
+    /// 60 ms frames per packet that go with the current settings (1 unless multi-frame packets
+    /// are allowed and chosen).
+    pub fn frames_per_packet(&self) -> u32 {
+        self.frames_per_packet
+    }
+
+    /// Whether packing is preferred: allowed, and loss high enough (level ≥ 3, > 5 %) that
+    /// protecting each packet with copies in the next one beats per-frame packets whose
+    /// overhead and copies leave little for the primary.
+    fn packing_wanted(&self) -> bool {
+        self.multi_frame && self.redundancy_level >= 3
+    }
+
+    /// Packed choice (frames per packet, level, primary) for the budget, when packing is
+    /// wanted or the budget cannot pay one packet per frame at the primary floor: two frames
+    /// with copies of both earlier ones if the primary gets at least 10 kbps (or the maximum),
+    /// else three frames with as many copies as fit next to the floor primary.
+    fn packed_choice(&self) -> Option<(u32, u8, i32)> {
+        if !self.multi_frame {
+            return None;
+        }
+        let floor = f64::from(CONGESTION_MIN_BITRATE.min(self.limits.max));
+        let single_fits = self.budget - wire_bps(0, 0) >= floor;
+        if !self.packing_wanted() && single_fits {
+            return None;
+        }
+        let want = self.redundancy_level;
+        let max = f64::from(self.limits.max);
+        let good = f64::from(10_000.min(self.limits.max));
+        if want >= 2 {
+            let p = fit_primary(self.budget, 3, 2);
+            if p >= good {
+                return Some((2, 3, p.min(max) as i32));
+            }
+            for level in (2..=4u8).rev() {
+                let p = fit_primary(self.budget, level, 3);
+                if p >= floor {
+                    return Some((3, level, p.min(max) as i32));
+                }
+            }
+        }
+        let p = fit_primary(self.budget, 0, 3);
+        Some((3, 0, p.clamp(floor, max.max(floor)) as i32))
     }
 
     /// Delay-based AIMD of the wire budget.
@@ -236,17 +366,39 @@ impl BitrateController {
         });
         self.last_update = Some(now);
         let queue = match (fb.recent_rtt, fb.base_rtt) {
-            (Some(r), Some(b)) => Some(r.saturating_sub(b)),
+            (Some(r), Some(b)) => Some(r.saturating_sub(b).saturating_sub(self.ack_delay)),
             _ => None,
         };
-        let spacing = fb.recent_rtt.unwrap_or_default().max(DECREASE_SPACING);
+        // One base RTT (not the queue-inflated recent one) between cuts: with a link that just
+        // dropped to a fraction of the rate, the queue grows faster than real time.
+        let spacing = fb
+            .base_rtt
+            .or(fb.recent_rtt)
+            .unwrap_or_default()
+            .max(DECREASE_SPACING);
         let since_decrease = self.last_decrease.map(|t| now.saturating_duration_since(t));
-        if queue.is_some_and(|q| q > CONGESTED_QUEUE) {
+        let loss = if fb.loss_ratio.is_finite() {
+            fb.loss_ratio
+        } else {
+            0.0
+        };
+        // Loss this high is no random loss: a queue so long that acks come after the loss
+        // timeout (RTT samples then stop), or drops at a full queue.
+        if queue.is_some_and(|q| q > CONGESTED_QUEUE) || loss > CONGESTION_LOSS {
             if since_decrease.is_none_or(|d| d >= spacing) {
-                self.budget *= DECREASE_FACTOR;
-                self.last_decrease = Some(now);
+                let floor = self.cut_floor.unwrap_or(0.0);
+                if self.budget > floor {
+                    let severe = queue.is_some_and(|q| q > SEVERE_QUEUE) || loss > CONGESTION_LOSS;
+                    let factor = if severe {
+                        SEVERE_DECREASE_FACTOR
+                    } else {
+                        DECREASE_FACTOR
+                    };
+                    self.budget = (self.budget * factor).max(floor);
+                    self.last_decrease = Some(now);
+                }
             }
-        } else if queue.is_none_or(|q| q < CLEAR_QUEUE)
+        } else if queue.is_some_and(|q| q < CLEAR_QUEUE)
             && since_decrease.is_none_or(|d| d >= INCREASE_HOLD)
         {
             self.budget += INCREASE_RATE * dt;
@@ -289,6 +441,21 @@ impl BitrateController {
     /// Builds the settings from the budget and the wanted redundancy level.
     fn compose(&mut self, expected_loss_perc: i32) -> SenderSettings {
         self.frame_ms = 60;
+        self.frames_per_packet = 1;
+        if let Some((fpp, level, bitrate)) = self.packed_choice() {
+            self.frames_per_packet = fpp;
+            return SenderSettings {
+                bitrate,
+                inband_fec: true,
+                expected_loss_perc,
+                redundancy_level: level,
+                bandwidth: if bitrate < FULLBAND_MIN_BITRATE {
+                    Bandwidth::Wide
+                } else {
+                    Bandwidth::Full
+                },
+            };
+        }
         if let Some((ms, bitrate)) = self.short_frame_choice() {
             self.frame_ms = ms;
             return SenderSettings {
@@ -352,6 +519,17 @@ impl BitrateController {
     pub fn budget_bps(&self) -> f64 {
         self.budget
     }
+}
+
+/// Primary bitrate that fills `budget` next to `level` redundancy with `fpp` frames per packet
+/// (the copies' bitrate depends on the primary: solved by iteration).
+fn fit_primary(budget: f64, level: u8, fpp: u32) -> f64 {
+    let mut primary = budget - wire_bps_packed(0, level, fpp);
+    for _ in 0..3 {
+        let with = wire_bps_packed(primary as i32, level, fpp);
+        primary -= with - budget;
+    }
+    primary
 }
 
 /// Clamps a bitrate into the limits (tolerating `min > max` by preferring `max`).
@@ -418,10 +596,11 @@ mod tests {
         assert!(s.bitrate > 16_000 && s.bitrate < 20_000, "{}", s.bitrate);
         let s = run(&mut c, &mut t, 10, fb(0.0, 50, 60));
         assert_eq!(s.bitrate, 20_000);
-        // Without RTT samples the budget still grows.
+        // Without RTT samples (no evidence the path is clear, e.g. a long first RTT on a slow
+        // link) the budget holds.
         let mut c = BitrateController::new(limits());
         let s = run(&mut c, &mut t, 10, SendFeedback::default());
-        assert_eq!(s.bitrate, 20_000);
+        assert_eq!(s.bitrate, 16_000);
     }
 
     #[test]
@@ -516,5 +695,119 @@ mod tests {
         assert_eq!(c.settings().bitrate, 16_000);
         c.set_limits(limits());
         assert_eq!(c.target_bitrate(), 16_000);
+    }
+
+    #[test]
+    fn lossy_link_packs_frames_only_when_the_peer_allows_it() {
+        let mut t = Instant::now();
+        // Without the capability: always one frame per packet.
+        let mut c = BitrateController::new(limits());
+        run(&mut c, &mut t, 10, fb(0.17, 50, 60));
+        assert_eq!(c.frames_per_packet(), 1);
+        // With it: two frames per packet, copies of both frames of the previous packet, and a
+        // primary above what one frame per packet could afford in the same budget.
+        let mut c = BitrateController::new(limits());
+        c.set_multi_frame(true, false);
+        let s = run(&mut c, &mut t, 10, fb(0.17, 50, 60));
+        assert_eq!(c.frames_per_packet(), 2);
+        assert_eq!(s.redundancy_level, 3);
+        assert!(wire_bps_packed(s.bitrate, 3, 2) <= c.budget_bps() + 1.0);
+        assert!(s.bitrate > REDUNDANCY_PRIMARY_CAP, "{s:?}");
+        assert!(s.bitrate <= PACKED_PRIMARY_CAP);
+        // Low loss: back to one frame per packet.
+        let s = run(&mut c, &mut t, 10, fb(0.0, 50, 60));
+        assert_eq!((c.frames_per_packet(), s.redundancy_level), (1, 0));
+    }
+
+    #[test]
+    fn squeezed_budget_goes_to_three_frames_per_packet_and_below_the_single_frame_floor() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        c.set_multi_frame(true, false);
+        run(&mut c, &mut t, 3, fb(0.4, 50, 60));
+        let s = run(&mut c, &mut t, 10, fb(0.4, 50, 600));
+        assert_eq!(c.frames_per_packet(), 3);
+        assert_eq!(s.bitrate, CONGESTION_MIN_BITRATE);
+        assert!(c.budget_bps() < wire_bps(CONGESTION_MIN_BITRATE, 0));
+        assert!(wire_bps_packed(s.bitrate, s.redundancy_level, 3) <= c.budget_bps() + 1.0);
+        // Packing pays the overhead once per packet.
+        assert!(wire_bps_packed(8_000, 4, 3) < wire_bps_packed(8_000, 4, 2));
+        assert!(wire_bps_packed(8_000, 3, 2) < wire_bps(8_000, 3));
+        assert_eq!(wire_bps_packed(8_000, 3, 1), wire_bps(8_000, 3));
+    }
+
+    #[test]
+    fn ack_delay_of_a_packing_peer_is_not_taken_for_a_queue() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        let start = c.budget_bps();
+        c.set_ack_delay(Duration::from_millis(90));
+        run(&mut c, &mut t, 3, fb(0.0, 50, 330));
+        assert!(c.budget_bps() >= start);
+        c.set_ack_delay(Duration::ZERO);
+        run(&mut c, &mut t, 3, fb(0.0, 50, 330));
+        assert!(c.budget_bps() < start);
+    }
+
+    #[test]
+    fn cuts_stop_at_the_floor_from_the_peers_rate() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        let start = c.budget_bps();
+        c.set_cut_floor(Some(start * 0.9));
+        run(&mut c, &mut t, 5, fb(0.0, 50, 600));
+        assert_eq!(c.budget_bps(), start * 0.9);
+        // A floor above the budget never raises it; no floor: cuts go on.
+        c.set_cut_floor(Some(start * 2.0));
+        run(&mut c, &mut t, 2, fb(0.0, 50, 600));
+        assert_eq!(c.budget_bps(), start * 0.9);
+        c.set_cut_floor(None);
+        run(&mut c, &mut t, 2, fb(0.0, 50, 600));
+        assert!(c.budget_bps() < start * 0.8);
+    }
+
+    #[test]
+    fn loss_beyond_any_random_loss_cuts_even_without_rtt_growth() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        let start = c.budget_bps();
+        run(&mut c, &mut t, 3, fb(0.45, 50, 60));
+        assert!(c.budget_bps() >= start);
+        let s = run(&mut c, &mut t, 3, fb(0.9, 50, 60));
+        assert!(c.budget_bps() < start * 0.7, "{}", c.budget_bps());
+        assert_eq!(s.expected_loss_perc, MAX_EXPECTED_LOSS);
+    }
+
+    #[test]
+    fn slow_link_starts_with_three_frames_per_packet() {
+        let mut l = limits();
+        l.max = 8_000;
+        l.initial = 8_000;
+        let mut c = BitrateController::new(l);
+        c.set_multi_frame(true, true);
+        assert_eq!(c.frames_per_packet(), 3);
+        assert_eq!(c.settings().bitrate, 8_000);
+        assert!(c.budget_bps() < wire_bps(8_000, 0) * 0.7);
+        let mut c = BitrateController::new(l);
+        c.set_multi_frame(true, false);
+        assert_eq!(c.frames_per_packet(), 1);
+    }
+
+    #[test]
+    fn a_long_queue_halves_the_budget() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        let start = c.budget_bps();
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 200 + 50));
+        assert!(c.budget_bps() >= start);
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 400));
+        let once = c.budget_bps();
+        assert!((once - start * DECREASE_FACTOR).abs() < 1.0, "{once}");
+        let mut c = BitrateController::new(limits());
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 900));
+        assert!(c.budget_bps() < start * 0.7);
     }
 }

@@ -70,6 +70,9 @@ const SLOTS: usize = 192;
 pub const MAX_OCCUPANCY: u32 = 20;
 /// Occupancy cap in milliseconds of buffered audio.
 const MAX_BUFFER_MS: u32 = MAX_OCCUPANCY * FRAME_MS;
+/// Audio buffered beyond the largest target delay before the oldest frames are dropped (room
+/// for one packet of three 60 ms frames and a frame more).
+const BACKLOG_SLACK_MS: u32 = 4 * FRAME_MS;
 /// Consecutive playout misses (in 60 ms frames) after which the buffer resets and re-locks on
 /// the next arrival.
 pub const RESYNC_MISSES: u32 = 10;
@@ -293,7 +296,11 @@ impl JitterBuffer {
             self.last_units = units;
             self.record_arrival(now, pts);
         }
-        while self.buffered_ms > MAX_BUFFER_MS {
+        // A backlog beyond the largest delay (a queue that held the stream through an outage
+        // and releases it at once) is dropped from the oldest end instead of being played
+        // seconds late and compressed away slowly.
+        let cap = (self.max_delay_ms + BACKLOG_SLACK_MS).min(MAX_BUFFER_MS);
+        while self.buffered_ms > cap {
             self.drop_oldest();
         }
     }
@@ -748,10 +755,19 @@ mod tests {
         for i in 0..30u32 {
             jb.insert(t0, i * 60, &payload(i * 60), false);
         }
+        // The cap is the largest delay (10 frames) plus the backlog slack (4 frames).
         let st = jb.stats();
-        assert_eq!(st.buffered, MAX_OCCUPANCY);
-        assert_eq!(st.dropped, 10);
-        assert_eq!(pop(&mut jb, t0), Out::Frame(600, payload(600), false));
+        let cap = 10 + BACKLOG_SLACK_MS / FRAME_MS;
+        assert_eq!(st.buffered, cap);
+        assert_eq!(st.dropped, 30 - cap as u64);
+        let first = (30 - cap) * 60;
+        assert_eq!(pop(&mut jb, t0), Out::Frame(first, payload(first), false));
+        // With the largest delay at the occupancy limit, that limit caps.
+        let mut jb = JitterBuffer::new(2, MAX_OCCUPANCY);
+        for i in 0..30u32 {
+            jb.insert(t0, i * 60, &payload(i * 60), false);
+        }
+        assert_eq!(jb.stats().buffered, MAX_OCCUPANCY);
     }
 
     #[test]

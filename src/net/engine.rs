@@ -9,10 +9,11 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::api::{CallError, CallState, NetworkType, TrafficStats};
 use crate::audio::{ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
+use crate::media::bitrate::MAX_FRAMES_PER_PACKET;
 use crate::media::opus::packet_samples;
 use crate::media::{
-    AudioReceiver, AudioSender, BitrateController, BitrateLimits, ReceiverStats, SendFeedback,
-    SenderSettings,
+    AudioReceiver, AudioSender, BitrateController, BitrateLimits, EncodedFrame, ReceiverStats,
+    SendFeedback, SenderSettings,
 };
 use crate::session::{Event, Session, SessionStats};
 use crate::sync::Mutex;
@@ -22,8 +23,8 @@ use super::udp::RECV_BUFFER;
 
 /// Longest the engine sleeps, so audio rings are serviced at least this often.
 const MAX_SLEEP: Duration = Duration::from_millis(10);
-/// Chunks kept queued for the audio thread to play (40 ms); 20 ms when the peer sends 20 ms
-/// frames on a clean link (the engine wakes at least every 10 ms).
+/// Chunks kept queued for the audio thread to play (40 ms); 20 ms on a clean link whose jitter
+/// minimum is at most one 60 ms frame (the engine wakes at least every 10 ms).
 const PLAYBACK_FILL: usize = 2;
 const PLAYBACK_FILL_LOW: usize = 1;
 /// How often bitrate decisions are made.
@@ -49,6 +50,23 @@ const RX_LOSS_LOW: f64 = 0.002;
 /// clean link they cut mouth-to-ear delay from ~230 to ~110-190 ms, but the receiver's delay
 /// adaptation at 20 ms granularity still warps time audibly (PESQ-WB ~3.5 instead of ~4.3).
 const SHORT_FRAMES_ENABLED: bool = false;
+
+/// Whether several 60 ms frames go in one packet toward a tgvoip-rs peer that accepts it, on
+/// lossy or slow links (see `BitrateController::frames_per_packet`).
+const MULTI_FRAME_ENABLED: bool = true;
+
+/// IPv4 + UDP header bytes per datagram (not in the session's byte counts).
+const IP_UDP_HEADER_BYTES: u64 = 28;
+/// Smoothing gain of the incoming rate per control tick (~1 s time constant).
+const PEER_RATE_GAIN: f64 = 0.3;
+/// Share of the peer's (loss-corrected) incoming rate a congestion cut never goes under.
+const PEER_RATE_FLOOR: f64 = 0.85;
+/// Largest loss the incoming rate is scaled back up by (more is congestion, not random loss).
+const MAX_RANDOM_LOSS: f64 = 0.35;
+/// Jitter minimum (ms) for the first seconds of a call on a mobile network.
+const MIN_DELAY_MOBILE_START: u32 = 240;
+/// How long the send loss is backed by the receive loss after audio starts.
+const SEND_LOSS_WARMUP: Duration = Duration::from_secs(8);
 
 /// A request from the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,10 +178,23 @@ struct LoopState {
     /// Smoothed receive loss and the counters it was last computed from.
     rx_loss: f64,
     rx_counts: (u64, u64),
+    /// Fraction of the peer's frames whose primary did not arrive in time (before any
+    /// recovery), over the call so far: a prior for the send loss while that is still unknown.
+    rx_raw_loss: f64,
+    /// When audio was first sent (start of the send-loss measurement).
+    audio_since: Option<Instant>,
+    /// Wire bytes (IP + UDP headers included) received from the peer at the last control
+    /// tick, when that was, and the smoothed incoming rate in bits per second.
+    rx_wire: Option<(u64, Instant)>,
+    rx_rate: Option<f64>,
     /// Jitter-buffer minimum delay now, ms.
     min_delay: u32,
     /// Chunks kept queued for the audio thread.
     playback_fill: usize,
+    /// 60 ms frames waiting to go out together (multi-frame packets to a tgvoip-rs peer).
+    pending_frames: Vec<EncodedFrame>,
+    /// 60 ms frames per packet now (1 toward libtgvoip).
+    frames_per_packet: usize,
 }
 
 impl Engine {
@@ -189,8 +220,14 @@ impl Engine {
             peer_ec: false,
             rx_loss: 0.0,
             rx_counts: (0, 0),
+            rx_raw_loss: 0.0,
+            audio_since: None,
+            rx_wire: None,
+            rx_rate: None,
             min_delay: 0,
             playback_fill: PLAYBACK_FILL,
+            pending_frames: Vec::with_capacity(MAX_FRAMES_PER_PACKET as usize),
+            frames_per_packet: 1,
         };
         self.update_min_delay(&mut st);
         let mut buf = vec![0u8; RECV_BUFFER];
@@ -296,11 +333,14 @@ impl Engine {
         self.bitrate.set_limits(limits);
     }
 
-    /// Encodes captured audio; frames are sent only once the session accepts audio.
+    /// Encodes captured audio; frames are sent only once the session accepts audio. Toward a
+    /// tgvoip-rs peer that takes them, 60 ms frames are gathered into packets of
+    /// `frames_per_packet`.
     fn pump_capture(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES], st: &mut LoopState) {
         while self.capture.pop_chunk(chunk) {
             if !self.session.can_send_audio() {
                 self.sender.reset_partial();
+                st.pending_frames.clear();
                 continue;
             }
             let frame = match self.sender.push_chunk(chunk) {
@@ -310,15 +350,49 @@ impl Engine {
             let duration_ms = packet_samples(&frame.primary).map_or(60, |n| {
                 (n / (crate::media::SAMPLE_RATE as usize / 1000)) as u32
             });
+            if duration_ms == 60 && st.frames_per_packet > 1 {
+                st.pending_frames.push(frame);
+                if st.pending_frames.len() >= st.frames_per_packet {
+                    self.flush_pending_frames(now, st);
+                }
+                continue;
+            }
+            self.flush_pending_frames(now, st);
             if self
                 .session
                 .send_audio_frame(now, &frame.primary, &frame.redundancy, duration_ms)
             {
-                if let Some(sink) = self.preprocessed.as_mut() {
-                    if let Ok(n) = self.sender.decode_preview(&frame, &mut st.preview) {
-                        sink(&st.preview[..n.min(st.preview.len())]);
-                    }
-                }
+                self.preview(&frame, st);
+            }
+        }
+    }
+
+    /// Sends the gathered 60 ms frames in one packet (one frame alone as a plain packet).
+    fn flush_pending_frames(&mut self, now: Instant, st: &mut LoopState) {
+        if st.pending_frames.is_empty() {
+            return;
+        }
+        let frames: Vec<(&[u8], &[Vec<u8>])> = st
+            .pending_frames
+            .iter()
+            .map(|f| (f.primary.as_slice(), f.redundancy.as_slice()))
+            .collect();
+        let sent = self.session.send_audio_frames(now, &frames);
+        let pending = std::mem::take(&mut st.pending_frames);
+        if sent {
+            for frame in &pending {
+                self.preview(frame, st);
+            }
+        }
+        st.pending_frames = pending;
+        st.pending_frames.clear();
+    }
+
+    /// Hands a sent frame, decoded, to the "preprocessed" sink.
+    fn preview(&mut self, frame: &EncodedFrame, st: &mut LoopState) {
+        if let Some(sink) = self.preprocessed.as_mut() {
+            if let Ok(n) = self.sender.decode_preview(frame, &mut st.preview) {
+                sink(&st.preview[..n.min(st.preview.len())]);
             }
         }
     }
@@ -385,8 +459,23 @@ impl Engine {
 
     fn update_bitrate(&mut self, now: Instant, st: &mut LoopState) {
         let report = self.session.send_report();
+        // The send loss is measured from acks with a 2 s timeout over a 5 s window, so it
+        // stays near zero for the first seconds of a lossy call; until then the receive loss
+        // stands in (the profiles and most radio links lose both ways alike).
+        if st.audio_since.is_none() && self.session.can_send_audio() {
+            st.audio_since = Some(now);
+        }
+        let young = st
+            .audio_since
+            .is_none_or(|t| now.saturating_duration_since(t) < SEND_LOSS_WARMUP);
+        let loss_ratio = if young {
+            report.loss_ratio.max(st.rx_raw_loss)
+        } else {
+            report.loss_ratio
+        };
+        self.update_peer_rate(now, st, loss_ratio);
         let feedback = SendFeedback {
-            loss_ratio: report.loss_ratio,
+            loss_ratio,
             rtt: report.rtt,
             inflight_bytes: report.inflight_bytes,
             base_rtt: report.base_rtt,
@@ -397,7 +486,22 @@ impl Engine {
         let short_ok = SHORT_FRAMES_ENABLED && self.session.peer_accepts_variable_frames();
         let clean_network = matches!(self.network, NetworkType::Wifi | NetworkType::Ethernet);
         self.bitrate.set_short_frames(short_ok, clean_network);
+        // Several 60 ms frames per packet only toward a tgvoip-rs peer that announced it.
+        self.bitrate.set_multi_frame(
+            MULTI_FRAME_ENABLED && self.session.peer_accepts_multi_frame(),
+            self.network == NetworkType::Gprs,
+        );
+        // A peer that packs k frames acks every k·60 ms: on average (k-1)·30 ms later than one
+        // sending every frame, which is not a queue.
+        let peer_fpp = self.session.peer_frames_per_packet().max(1);
+        self.bitrate
+            .set_ack_delay(Duration::from_millis(u64::from(peer_fpp - 1) * 30));
         let settings = self.bitrate.update(now, &feedback);
+        let fpp = self.bitrate.frames_per_packet().max(1) as usize;
+        if fpp < st.pending_frames.len() {
+            self.flush_pending_frames(now, st);
+        }
+        st.frames_per_packet = fpp;
         self.sender.apply(settings);
         self.sender.set_frame_ms(if short_ok {
             self.bitrate.frame_ms()
@@ -407,6 +511,30 @@ impl Engine {
         let ec = settings.redundancy_level > 0;
         st.extra_ec_used |= ec;
         self.session.set_extra_ec(ec);
+    }
+
+    /// Smoothed wire rate arriving from the peer and, from it, the congestion controller's
+    /// floor for cuts: what the peer gets through the same (symmetric) link, scaled back up by
+    /// the random loss. A queue seen in the RTT that is the peer's, not ours, then does not
+    /// push our budget far under the peer's, and two senders over the link both cut to it.
+    fn update_peer_rate(&mut self, now: Instant, st: &mut LoopState, loss: f64) {
+        let stats = self.session.stats();
+        let wire = stats.bytes_recvd + stats.datagrams_recvd * IP_UDP_HEADER_BYTES;
+        if let Some((prev, at)) = st.rx_wire {
+            let dt = now.saturating_duration_since(at).as_secs_f64();
+            if dt > 0.05 {
+                let bps = wire.saturating_sub(prev) as f64 * 8.0 / dt;
+                st.rx_rate = Some(st.rx_rate.map_or(bps, |r| r + (bps - r) * PEER_RATE_GAIN));
+                st.rx_wire = Some((wire, now));
+            }
+        } else {
+            st.rx_wire = Some((wire, now));
+        }
+        let floor = st
+            .rx_rate
+            .filter(|_| st.audio_since.is_some())
+            .map(|r| r * PEER_RATE_FLOOR / (1.0 - loss.clamp(0.0, MAX_RANDOM_LOSS)));
+        self.bitrate.set_cut_floor(floor);
     }
 
     /// Jitter-buffer minimum delay from the peer's redundancy flag and the receive loss: as low
@@ -420,24 +548,45 @@ impl Engine {
         if d_all > 0.0 {
             st.rx_loss += (d_lost / d_all - st.rx_loss) * 0.1;
         }
+        let all = (lost + decoded) as f64;
+        if all >= 10.0 {
+            let missing = lost + rx.recovered_redundant + rx.recovered_fec;
+            st.rx_raw_loss = (missing as f64 / all).min(1.0);
+        }
         let lossy = if st.min_delay > MIN_DELAY_CLEAN {
             st.rx_loss > RX_LOSS_LOW
         } else {
             st.rx_loss > RX_LOSS_HIGH
         };
         let frame_ms = rx.frame_ms.clamp(20, 60);
+        // Frames the peer packs together arrive at once, and the copies of a lost packet's
+        // frames come with the next packet: one more packet of delay per extra frame.
+        let packed = self.session.peer_frames_per_packet().saturating_sub(1) * 60;
         let ms = if st.peer_ec {
-            MIN_DELAY_PEER_EC * 60
+            MIN_DELAY_PEER_EC * 60 + packed
         } else if lossy {
-            MIN_DELAY * 60
+            MIN_DELAY * 60 + packed
+        } else if packed > 0 {
+            60 + packed
         } else {
             (MIN_DELAY_CLEAN * 60).min(frame_ms)
+        };
+        // On a mobile network the jitter of a lossy, rate-limited link shows only after a few
+        // seconds, and growing the delay then means holds in the middle of speech: start
+        // deep and let compression take the excess back if the link turns out clean.
+        let young = st
+            .audio_since
+            .is_none_or(|t| Instant::now().saturating_duration_since(t) < SEND_LOSS_WARMUP);
+        let ms = if young && self.network.is_mobile() {
+            ms.max(MIN_DELAY_MOBILE_START)
+        } else {
+            ms
         };
         if ms != st.min_delay {
             st.min_delay = ms;
             self.receiver.set_min_delay_ms(ms);
         }
-        st.playback_fill = if !lossy && !st.peer_ec && frame_ms <= 20 {
+        st.playback_fill = if !lossy && !st.peer_ec && st.min_delay <= 60 {
             PLAYBACK_FILL_LOW
         } else {
             PLAYBACK_FILL

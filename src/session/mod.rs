@@ -65,7 +65,9 @@ const ESTABLISH_AFTER_STREAM: Duration = Duration::ZERO;
 /// Audio frame step in pts milliseconds.
 const FRAME_PTS_STEP: u32 = 60;
 /// tgvoip-rs capabilities we announce ([`Extra::Capabilities`]).
-const LOCAL_RS_CAPS: u32 = wire::extra::CAP_VARIABLE_FRAMES;
+const LOCAL_RS_CAPS: u32 = wire::extra::CAP_VARIABLE_FRAMES | wire::extra::CAP_MULTI_FRAME;
+/// Most audio frames packed in one packet (STREAM_DATA_X3).
+pub const MAX_FRAMES_PER_PACKET: usize = 3;
 
 /// Timing and policy knobs, from the call config and the server config.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,6 +257,8 @@ pub struct Session {
     peer_caps: u32,
     /// tgvoip-rs capability flags announced by the peer (0 for libtgvoip).
     peer_rs_caps: u32,
+    /// Audio frames in the peer's latest stream-data packet (1..=3).
+    peer_frames_per_packet: u32,
     stream_data_seen: bool,
     ever_established: bool,
     ever_reconnecting: bool,
@@ -312,6 +316,7 @@ impl Session {
             peer_audio_stream: None,
             peer_caps: 0,
             peer_rs_caps: 0,
+            peer_frames_per_packet: 1,
             stream_data_seen: false,
             ever_established: false,
             ever_reconnecting: false,
@@ -405,6 +410,18 @@ impl Session {
     /// Always false toward libtgvoip.
     pub fn peer_accepts_variable_frames(&self) -> bool {
         self.peer_rs_caps & wire::extra::CAP_VARIABLE_FRAMES != 0
+    }
+
+    /// Whether the peer is a tgvoip-rs that takes two or three 60 ms frames per packet (see
+    /// [`send_audio_frames`](Self::send_audio_frames)). Always false toward libtgvoip.
+    pub fn peer_accepts_multi_frame(&self) -> bool {
+        self.peer_rs_caps & wire::extra::CAP_MULTI_FRAME != 0
+    }
+
+    /// Audio frames the peer packed in its latest stream-data packet (1 until one arrives):
+    /// a receiver needs that much more delay to use the copies in the next packet.
+    pub fn peer_frames_per_packet(&self) -> u32 {
+        self.peer_frames_per_packet
     }
 
     /// Counters.
@@ -669,6 +686,67 @@ impl Session {
         true
     }
 
+    /// Sends two or three 60 ms frames (oldest first) in one STREAM_DATA_X2/X3 packet, each with
+    /// its redundancy as for [`send_audio`](Self::send_audio). Copies of frames carried in the
+    /// same packet, or already carried by an earlier frame of it, are sent as empty entries, so
+    /// the packet holds each earlier frame's copy once. Refused (false, pts unchanged) unless
+    /// [`peer_accepts_multi_frame`](Self::peer_accepts_multi_frame); one frame is sent as by
+    /// `send_audio`.
+    pub fn send_audio_frames(&mut self, now: Instant, frames: &[(&[u8], &[Vec<u8>])]) -> bool {
+        if let [(primary, redundancy)] = frames {
+            return self.send_audio_frame(now, primary, redundancy, FRAME_PTS_STEP);
+        }
+        if !self.can_send_audio()
+            || !self.peer_accepts_multi_frame()
+            || frames.is_empty()
+            || frames.len() > MAX_FRAMES_PER_PACKET
+        {
+            self.stats.audio_frames_refused += frames.len() as u64;
+            return false;
+        }
+        let first_pts = self.audio_pts;
+        // Earlier frames whose copy this packet already carries (ms before `first_pts`).
+        let mut carried: Vec<u32> = Vec::with_capacity(4 * MAX_FRAMES_PER_PACKET);
+        let mut payload = Vec::with_capacity(frames.iter().map(|f| f.0.len() + 24).sum());
+        for (i, (primary, redundancy)) in frames.iter().enumerate() {
+            let offset = i as u32 * FRAME_PTS_STEP;
+            let pts = first_pts.wrapping_add(offset);
+            let n = redundancy.len() as u32;
+            let fec: Vec<&[u8]> = redundancy
+                .iter()
+                .enumerate()
+                .map(|(j, e)| {
+                    let back = (n - 1 - j as u32) * FRAME_PTS_STEP;
+                    // A copy of a frame in this packet, or one already carried, is left empty.
+                    if back <= offset || e.is_empty() || carried.contains(&(back - offset)) {
+                        return &[][..];
+                    }
+                    carried.push(back - offset);
+                    e.as_slice()
+                })
+                .collect();
+            let frame = StreamFrame {
+                stream_id: OUR_AUDIO_STREAM,
+                pts,
+                keyframe: false,
+                fragment: None,
+                data: primary,
+                fec,
+            };
+            frame.write(&mut payload);
+        }
+        let ptype = if frames.len() == 2 {
+            PacketType::STREAM_DATA_X2
+        } else {
+            PacketType::STREAM_DATA_X3
+        };
+        let seq = self.send_to_current(now, ptype, &payload);
+        self.send_stats.on_sent(now, seq, payload.len() as u32);
+        self.audio_pts = first_pts.wrapping_add(frames.len() as u32 * FRAME_PTS_STEP);
+        self.stats.audio_frames_sent += frames.len() as u64;
+        true
+    }
+
     /// Mutes or unmutes the microphone: the peer is told through stream flags and NOPs keep the
     /// link alive while muted.
     pub fn set_mic_mute(&mut self, now: Instant, muted: bool) {
@@ -928,6 +1006,7 @@ impl Session {
                 if !self.on_stream_packet(now) {
                     return;
                 }
+                self.peer_frames_per_packet = frames.len().clamp(1, MAX_FRAMES_PER_PACKET) as u32;
                 for f in frames {
                     self.deliver_frame(f.stream_id, f.pts, f.data, &f.fec);
                 }

@@ -23,7 +23,9 @@ struct Bucket {
     lost: u32,
 }
 
-/// After this long without an ack an audio packet counts as lost.
+/// After this long without an ack an audio packet counts as lost (or twice the smoothed RTT
+/// when that is longer: on a 500 ms-delay GPRS link with big packets the RTT nears 2 s, and
+/// a fixed timeout would count every packet lost).
 const LOSS_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most packets tracked at once (older ones are evicted and counted lost).
 const MAX_IN_FLIGHT: usize = 100;
@@ -99,7 +101,10 @@ impl SendStats {
     pub fn tick(&mut self, now: Instant) {
         self.roll(now);
         while let Some(p) = self.in_flight.front() {
-            if now.saturating_duration_since(p.sent) < LOSS_TIMEOUT {
+            let timeout = self
+                .srtt
+                .map_or(LOSS_TIMEOUT, |s| (s * 2).max(LOSS_TIMEOUT));
+            if now.saturating_duration_since(p.sent) < timeout {
                 break;
             }
             self.inflight_bytes = self.inflight_bytes.saturating_sub(p.size);

@@ -43,6 +43,9 @@ const TGVOIP_RS_CAPS_VERSION: u8 = 1;
 /// Capability: the receiver reads each audio frame's duration from its Opus TOC and accepts a
 /// pts step equal to it (20, 40 or 60 ms frames).
 pub const CAP_VARIABLE_FRAMES: u32 = 1;
+/// Capability: the receiver takes two or three 60 ms audio frames in one packet
+/// (STREAM_DATA_X2 / STREAM_DATA_X3), which cuts the per-packet overhead on slow links.
+pub const CAP_MULTI_FRAME: u32 = 2;
 
 /// Extra type bytes (wire.md 5.1).
 const STREAM_FLAGS: u8 = 1;
