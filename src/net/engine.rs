@@ -18,6 +18,7 @@ use crate::media::{
 use crate::session::{Event, Session, SessionStats};
 use crate::sync::Mutex;
 
+use super::call_stats::{self, SignalBars};
 use super::transport::{Incoming, Transport};
 use super::udp::RECV_BUFFER;
 
@@ -169,9 +170,7 @@ struct LoopState {
     traffic: TrafficStats,
     send_errors: u64,
     extra_ec_used: bool,
-    bars_history: [i32; 4],
-    bars_len: usize,
-    bars: i32,
+    bars: SignalBars,
     preview: Vec<i16>,
     /// Peer announced redundancy (extra EC).
     peer_ec: bool,
@@ -213,9 +212,7 @@ impl Engine {
             traffic: TrafficStats::default(),
             send_errors: 0,
             extra_ec_used: false,
-            bars_history: [0; 4],
-            bars_len: 0,
-            bars: 0,
+            bars: SignalBars::new(),
             preview: vec![0; crate::media::FRAME_SAMPLES * 2],
             peer_ec: false,
             rx_loss: 0.0,
@@ -399,12 +396,14 @@ impl Engine {
 
     /// Keeps a small backlog of decoded chunks ready for the audio thread.
     fn pump_playback(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES], fill: usize) {
-        while self.playback_capacity - self.playback.free_chunks() < fill {
-            self.receiver.next_chunk(now, chunk);
-            if !self.playback.push_chunk(chunk) {
-                break;
-            }
-        }
+        call_stats::top_up_playback(
+            &mut self.receiver,
+            &mut self.playback,
+            self.playback_capacity,
+            fill,
+            now,
+            chunk,
+        );
     }
 
     fn drain_events(&mut self, now: Instant, st: &mut LoopState) {
@@ -447,14 +446,7 @@ impl Engine {
     }
 
     fn count_traffic(&self, st: &mut LoopState, sent: usize, recvd: usize) {
-        let (s, r) = (sent as u64, recvd as u64);
-        if self.network.is_mobile() {
-            st.traffic.bytes_sent_mobile += s;
-            st.traffic.bytes_recvd_mobile += r;
-        } else {
-            st.traffic.bytes_sent_wifi += s;
-            st.traffic.bytes_recvd_wifi += r;
-        }
+        call_stats::count_traffic(&mut st.traffic, self.network, sent, recvd);
     }
 
     fn update_bitrate(&mut self, now: Instant, st: &mut LoopState) {
@@ -600,30 +592,12 @@ impl Engine {
             return;
         }
         let loss = self.session.send_report().loss_ratio;
-        let rx = self.receiver.stats();
-        let mut bars = 4;
-        if state == CallState::Reconnecting {
-            bars = 1;
-        }
-        if loss > 0.1 {
-            bars = 1;
-        } else if loss > 0.0625 {
-            bars = bars.min(2);
-        } else if loss > 0.025 {
-            bars = bars.min(3);
-        }
-        let decoded = rx.frames_decoded.max(1) as f64;
-        let rx_loss = rx.frames_lost as f64 / (decoded + rx.frames_lost as f64);
-        if rx_loss > 0.1 {
-            bars = bars.min(2);
-        }
-        st.bars_history.rotate_left(1);
-        st.bars_history[3] = bars;
-        st.bars_len = (st.bars_len + 1).min(4);
-        let recent = &st.bars_history[4 - st.bars_len..];
-        let avg = recent.iter().sum::<i32>() / recent.len() as i32;
-        if avg != st.bars {
-            st.bars = avg;
+        let reading = SignalBars::reading(
+            state == CallState::Reconnecting,
+            loss,
+            &self.receiver.stats(),
+        );
+        if let Some(avg) = st.bars.push(reading) {
             let _ = self.notices.send(Notice::SignalBars(avg));
         }
     }
@@ -657,7 +631,7 @@ impl Engine {
             last_error_message: s.last_error_message().map(str::to_owned),
             tcp_used: s.tcp_in_use(),
             transport: self.transport.stats(),
-            signal_bars: st.bars,
+            signal_bars: st.bars.current(),
             send_loss: s.send_report().loss_ratio,
             mtproto2: s.uses_mtproto2(),
             seqs: s.seq_summary(),
