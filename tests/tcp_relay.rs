@@ -127,6 +127,20 @@ fn tcp_relays_from_signalling() {
         assert!(r.success, "{role}: {}", r.stderr);
         assert_eq!(r.debug_log["tcp_used"], true, "{role}");
         assert_eq!(r.debug_log["pref_relay"], "1", "{role}");
+        // 2.4.4 shows at most 3 signal bars on a TCP relay.
+        let bars: Vec<i32> = r
+            .stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("tgvoip-call: "))
+            .filter_map(|l| {
+                l.split_once(" bars ")
+                    .and_then(|(_, n)| n.trim().parse().ok())
+            })
+            .collect();
+        assert!(
+            !bars.is_empty() && bars.iter().all(|&b| (1..=3).contains(&b)),
+            "{role}: signal bars on TCP {bars:?}"
+        );
         assert!(gap < Duration::from_millis(500), "{role}: gap {gap:?}");
         // No UDP test delay: TCP relays are used from the first INIT.
         assert!(r.first("ESTABLISHED").is_some_and(|t| t < 2.5), "{role}");

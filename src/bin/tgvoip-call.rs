@@ -489,6 +489,9 @@ fn run(args: Args) -> Result<bool, String> {
             sending_cb.store(true, Ordering::Release);
         }
     }));
+    ctl.set_signal_bars_callback(Box::new(move |bars| {
+        eprintln!("tgvoip-call: {:.3} bars {bars}", t0.elapsed().as_secs_f64());
+    }));
     ctl.start().map_err(|e| e.to_string())?;
     ctl.connect().map_err(|e| e.to_string())?;
 

@@ -57,10 +57,15 @@ impl SignalBars {
         self.bars
     }
 
-    /// One reading: 4 bars, 1 while reconnecting, lowered by the fraction of our packets lost
-    /// (> 2.5 %: 3, > 6.25 %: 2, > 10 %: 1) and by receive loss above 10 % (2).
-    pub fn reading(reconnecting: bool, send_loss: f64, rx: &ReceiverStats) -> i32 {
-        let mut bars = if reconnecting { 1 } else { 4 };
+    /// One reading: 4 bars (3 on a TCP relay, as 2.4.4), 1 while reconnecting, lowered by the
+    /// fraction of our packets lost (> 2.5 %: 3, > 6.25 %: 2, > 10 %: 1) and by receive loss
+    /// above 10 % (2).
+    pub fn reading(reconnecting: bool, on_tcp: bool, send_loss: f64, rx: &ReceiverStats) -> i32 {
+        let mut bars = match (reconnecting, on_tcp) {
+            (true, _) => 1,
+            (false, true) => 3,
+            (false, false) => 4,
+        };
         if send_loss > 0.1 {
             bars = 1;
         } else if send_loss > 0.0625 {
@@ -107,16 +112,19 @@ mod tests {
     #[test]
     fn readings_follow_loss() {
         let rx = ReceiverStats::default();
-        assert_eq!(SignalBars::reading(false, 0.0, &rx), 4);
-        assert_eq!(SignalBars::reading(false, 0.03, &rx), 3);
-        assert_eq!(SignalBars::reading(false, 0.07, &rx), 2);
-        assert_eq!(SignalBars::reading(false, 0.2, &rx), 1);
-        assert_eq!(SignalBars::reading(true, 0.0, &rx), 1);
+        assert_eq!(SignalBars::reading(false, false, 0.0, &rx), 4);
+        assert_eq!(SignalBars::reading(false, false, 0.03, &rx), 3);
+        assert_eq!(SignalBars::reading(false, false, 0.07, &rx), 2);
+        assert_eq!(SignalBars::reading(false, false, 0.2, &rx), 1);
+        assert_eq!(SignalBars::reading(true, false, 0.0, &rx), 1);
+        assert_eq!(SignalBars::reading(false, true, 0.0, &rx), 3);
+        assert_eq!(SignalBars::reading(true, true, 0.0, &rx), 1);
+        assert_eq!(SignalBars::reading(false, true, 0.07, &rx), 2);
         let lossy = ReceiverStats {
             frames_decoded: 80,
             frames_lost: 20,
             ..ReceiverStats::default()
         };
-        assert_eq!(SignalBars::reading(false, 0.0, &lossy), 2);
+        assert_eq!(SignalBars::reading(false, false, 0.0, &lossy), 2);
     }
 }

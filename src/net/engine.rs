@@ -594,6 +594,7 @@ impl Engine {
         let loss = self.session.send_report().loss_ratio;
         let reading = SignalBars::reading(
             state == CallState::Reconnecting,
+            self.session.on_tcp_relay(),
             loss,
             &self.receiver.stats(),
         );

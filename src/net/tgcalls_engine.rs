@@ -334,6 +334,7 @@ impl TgcallsEngine {
         let reconnecting = self.call.state() == CallState::Reconnecting;
         let reading = SignalBars::reading(
             reconnecting,
+            false,
             self.call.stats().send_loss,
             &self.receiver.stats(),
         );
