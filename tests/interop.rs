@@ -210,12 +210,13 @@ fn assert_connected(c: &Call) {
 }
 
 /// PESQ-WB at which a recording certainly carries the speech sent (noise or another speech
-/// scores near 1).
-const PESQ_FOLLOWS: f64 = 2.0;
+/// scores 1.06-1.13 against the sample speech: tests/quality/score.py on pairs of samples).
+const PESQ_FOLLOWS: f64 = 1.7;
 
 /// Both recordings of an interop call contain the speech the other side sent and follow its
 /// waveform (normalised correlation above `min_corr`: low at 8 kbps, where Opus keeps the
-/// spectrum rather than the waveform) or score PESQ-WB >= [`PESQ_FOLLOWS`].
+/// spectrum rather than the waveform) or score PESQ-WB >= [`PESQ_FOLLOWS`]. How good it sounds is the quality benchmark's
+/// business, not this test's.
 fn assert_speech(c: &Call, min_corr: f64) {
     for (name, s) in [
         ("callee hears caller", &c.to_callee),
