@@ -449,11 +449,7 @@ impl BitrateController {
                 inband_fec: true,
                 expected_loss_perc,
                 redundancy_level: level,
-                bandwidth: if bitrate < FULLBAND_MIN_BITRATE {
-                    Bandwidth::Wide
-                } else {
-                    Bandwidth::Full
-                },
+                bandwidth: bandwidth_for(bitrate),
             };
         }
         if let Some((ms, bitrate)) = self.short_frame_choice() {
@@ -496,11 +492,7 @@ impl BitrateController {
             inband_fec: true,
             expected_loss_perc,
             redundancy_level: level,
-            bandwidth: if bitrate < FULLBAND_MIN_BITRATE {
-                Bandwidth::Wide
-            } else {
-                Bandwidth::Full
-            },
+            bandwidth: bandwidth_for(bitrate),
         }
     }
 
@@ -535,6 +527,16 @@ fn fit_primary(budget: f64, level: u8, fpp: u32) -> f64 {
 /// Clamps a bitrate into the limits (tolerating `min > max` by preferring `max`).
 fn clamp_bitrate(bps: i32, limits: &BitrateLimits) -> i32 {
     bps.max(limits.min).min(limits.max)
+}
+
+/// The Opus bandwidth for a primary bitrate: wideband below [`FULLBAND_MIN_BITRATE`], where
+/// fullband would spend the bits on content above 8 kHz.
+fn bandwidth_for(bitrate: i32) -> Bandwidth {
+    if bitrate < FULLBAND_MIN_BITRATE {
+        Bandwidth::Wide
+    } else {
+        Bandwidth::Full
+    }
 }
 
 #[cfg(test)]

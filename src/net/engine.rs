@@ -369,12 +369,14 @@ impl Engine {
         if st.pending_frames.is_empty() {
             return;
         }
-        let frames: Vec<(&[u8], &[Vec<u8>])> = st
-            .pending_frames
-            .iter()
-            .map(|f| (f.primary.as_slice(), f.redundancy.as_slice()))
-            .collect();
-        let sent = self.session.send_audio_frames(now, &frames);
+        // A stack array, not a Vec: this runs once per packet.
+        let mut frames: [(&[u8], &[Vec<u8>]); MAX_FRAMES_PER_PACKET as usize] =
+            [(&[], &[]); MAX_FRAMES_PER_PACKET as usize];
+        let n = st.pending_frames.len().min(frames.len());
+        for (slot, f) in frames.iter_mut().zip(&st.pending_frames) {
+            *slot = (f.primary.as_slice(), f.redundancy.as_slice());
+        }
+        let sent = self.session.send_audio_frames(now, &frames[..n]);
         let pending = std::mem::take(&mut st.pending_frames);
         if sent {
             for frame in &pending {
