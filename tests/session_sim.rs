@@ -350,7 +350,7 @@ fn handshake_completes_under_30_percent_loss() {
         assert_eq!(sim.a.peer_version(), 9, "seed {seed}");
         assert_eq!(sim.b.peer_version(), 9, "seed {seed}");
         // Loss is measured on the way out (both hops lose 30%: about half the packets).
-        let loss = sim.a.send_report().loss_ratio;
+        let loss = sim.a.send_report(sim.now).loss_ratio;
         assert!(
             loss > 0.25 && loss < 0.75,
             "seed {seed}: measured loss {loss}"
@@ -602,7 +602,7 @@ fn growing_path_delay_shows_as_queueing_delay_in_the_send_report() {
     let mut sim = Sim::new(SimNet::new(&[25], 0.0, 1), SessionTunables::default());
     sim.connect_both();
     sim.run_until(Duration::from_secs(3));
-    let r = sim.a.send_report();
+    let r = sim.a.send_report(sim.now);
     let (base, recent) = (r.base_rtt.expect("base rtt"), r.recent_rtt.expect("recent"));
     assert!(
         recent.saturating_sub(base) < Duration::from_millis(40),
@@ -611,10 +611,47 @@ fn growing_path_delay_shows_as_queueing_delay_in_the_send_report() {
     // A queue builds up on the relay: 300 ms more each way.
     sim.net.relays[0].delay = Duration::from_millis(325);
     sim.run_until(Duration::from_secs(5));
-    let r = sim.a.send_report();
+    let r = sim.a.send_report(sim.now);
     let (base, recent) = (r.base_rtt.expect("base rtt"), r.recent_rtt.expect("recent"));
     assert!(base < Duration::from_millis(70), "{r:?}");
     assert!(recent - base > Duration::from_millis(400), "{r:?}");
+}
+
+/// When the way back stops carrying acks (a queue holds them), the wait of the oldest unacked
+/// packet grows at once, while RTT samples just stop coming.
+#[test]
+fn ack_stall_grows_while_acks_are_held_and_late_acks_undo_the_loss() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 5), SessionTunables::default());
+    sim.connect_both();
+    sim.run_until(Duration::from_secs(3));
+    let r = sim.a.send_report(sim.now);
+    let stall = r.ack_stall.expect("stall once acked");
+    assert!(stall < Duration::from_millis(200), "{r:?}");
+    assert!(r.loss_ratio < 0.01, "{r:?}");
+    // 2.5 s more each way: acks come back after the 2 s loss timeout.
+    sim.net.relays[0].delay = Duration::from_millis(2_520);
+    sim.run_until(Duration::from_millis(4_500));
+    let r = sim.a.send_report(sim.now);
+    let stall = r.ack_stall.expect("stall");
+    assert!(stall > Duration::from_millis(1_200), "{r:?}");
+    sim.run_until(Duration::from_millis(6_000));
+    assert!(
+        sim.a.send_report(sim.now).loss_ratio > 0.2,
+        "timed out while held"
+    );
+    // The queue drains (as fast as time passes, so nothing overtakes): the held acks arrive,
+    // the packets were delayed, not lost.
+    for k in 1..=42u64 {
+        sim.net.relays[0].delay = Duration::from_millis(2_520 - 60 * k);
+        sim.run_until(Duration::from_millis(6_000 + 60 * k));
+    }
+    sim.run_until(Duration::from_millis(9_000));
+    let r = sim.a.send_report(sim.now);
+    assert!(r.loss_ratio < 0.1, "{r:?}");
+    assert!(
+        r.ack_stall.expect("stall") < Duration::from_millis(300),
+        "{r:?}"
+    );
 }
 
 /// 2.4.4 starts audio only once it has both the peer's INIT and its INIT_ACK. A side that got

@@ -36,6 +36,9 @@ pub struct SendFeedback {
     pub base_rtt: Option<Duration>,
     /// Fast-moving RTT of direct acks, if measured.
     pub recent_rtt: Option<Duration>,
+    /// How long the oldest packet sent after the newest acknowledged one has waited, if any
+    /// was acknowledged: a lower bound of the RTT that grows while acks are held in a queue.
+    pub ack_stall: Option<Duration>,
 }
 
 /// Loss above which redundancy turns on (and selects level 2).
@@ -78,6 +81,17 @@ const DECREASE_SPACING: Duration = Duration::from_millis(600);
 const INCREASE_HOLD: Duration = Duration::from_secs(2);
 /// Budget growth while the path is clear, bits per second per second.
 const INCREASE_RATE: f64 = 2_500.0;
+/// Budget growth back toward the rate a severe cut left (the link came back after an outage).
+const RECOVERY_RATE: f64 = 10_000.0;
+/// Share of the budget before a severe cut that fast recovery climbs back to.
+const RECOVERY_SHARE: f64 = 0.8;
+/// Cuts this far apart belong to different congestion episodes.
+const EPISODE_GAP: Duration = Duration::from_secs(5);
+/// Clear path needed after a decrease before fast recovery starts.
+const RECOVERY_HOLD: Duration = Duration::from_secs(1);
+/// Ack wait beyond the base RTT that is no queue: the peer acks only when it sends, and a lost
+/// packet or lost ack adds a packet interval or two.
+const STALL_SLACK: Duration = Duration::from_millis(200);
 /// Bounds of the Opus expected-loss setting, percent.
 const MIN_EXPECTED_LOSS: i32 = 5;
 const MAX_EXPECTED_LOSS: i32 = 25;
@@ -138,11 +152,15 @@ pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
 /// * **Congestion control on a wire budget.** The controller keeps a budget of bits per second
 ///   on the wire (headers included). A queue building up at a bottleneck shows as the recent RTT
 ///   rising above the base (minimum) RTT (less the peer's ack holding, see
-///   [`set_ack_delay`](Self::set_ack_delay)); above 250 ms the budget is cut by 25 % (by half
-///   above 600 ms, or when loss passes 50 %), at most once per base RTT and never under the
-///   floor from the peer's incoming rate ([`set_cut_floor`](Self::set_cut_floor)); below 100 ms
-///   it grows by 2.5 kbps per second (after a 2 s hold, and only with RTT samples), up to what
-///   the best setting needs. Random loss does not shrink the budget.
+///   [`set_ack_delay`](Self::set_ack_delay)), or sooner as the wait of acks still outstanding
+///   (`ack_stall`: in an outage the RTT samples stop before they show the queue). Above 250 ms
+///   the budget is cut by 25 % (not under the floor from the peer's incoming rate,
+///   [`set_cut_floor`](Self::set_cut_floor)); above 600 ms, or when loss passes 50 %, it is
+///   halved or set to that floor if lower; at most once per base RTT. Below 100 ms it grows by
+///   2.5 kbps per second (after a 2 s hold, and only with RTT samples), up to what the best
+///   setting needs; after a severe cut it first climbs back at 10 kbps per second to 80 % of
+///   the budget the episode started with (the link came back). Random loss does not shrink the
+///   budget, and packets acked after the loss timeout count as delivered.
 /// * **Several frames per packet** toward a tgvoip-rs peer that allows it
 ///   ([`set_multi_frame`](Self::set_multi_frame)): with loss above 5 %, two or three 60 ms
 ///   frames share one packet's headers and the next packet carries copies of them.
@@ -178,6 +196,11 @@ pub struct BitrateController {
     /// Part of the RTT that is the peer holding its acks (it sends a packet only every few
     /// frames), not queueing.
     ack_delay: Duration,
+    /// Budget before the first cut of the current congestion episode.
+    episode_start: f64,
+    /// Budget before a congestion episode that had a severe cut: fast recovery climbs back
+    /// toward it once the path clears.
+    before_severe: Option<f64>,
 }
 
 impl BitrateController {
@@ -198,6 +221,8 @@ impl BitrateController {
             frames_per_packet: 1,
             ack_delay: Duration::ZERO,
             cut_floor: None,
+            episode_start: 0.0,
+            before_severe: None,
         };
         c.settings = c.compose(MIN_EXPECTED_LOSS);
         c
@@ -307,7 +332,7 @@ impl BitrateController {
         self.cut_floor = floor.filter(|f| f.is_finite() && *f > 0.0);
     }
 
-    /// Average extra wait of the peer's acks beyond the base RTT that is not queueing: the peer
+    /// Extra wait of the peer's acks beyond the base RTT that is not queueing (at most): the peer
     /// packs several frames per packet and so acks only every 120-180 ms. Subtracted from the
     /// queueing-delay estimate.
     pub fn set_ack_delay(&mut self, delay: Duration) {
@@ -365,10 +390,16 @@ impl BitrateController {
             now.saturating_duration_since(t).as_secs_f64().min(1.0)
         });
         self.last_update = Some(now);
-        let queue = match (fb.recent_rtt, fb.base_rtt) {
-            (Some(r), Some(b)) => Some(r.saturating_sub(b).saturating_sub(self.ack_delay)),
-            _ => None,
-        };
+        // Queueing delay: the recent RTT over the base, or the wait of acks still outstanding
+        // when that says more (in an outage the RTT samples stop before they can show it).
+        let queue = fb.base_rtt.and_then(|b| {
+            let sampled = fb.recent_rtt.map(|r| r.saturating_sub(b));
+            let stalled = fb
+                .ack_stall
+                .map(|s| s.saturating_sub(b).saturating_sub(STALL_SLACK));
+            sampled.max(stalled)
+        });
+        let queue = queue.map(|q| q.saturating_sub(self.ack_delay));
         // One base RTT (not the queue-inflated recent one) between cuts: with a link that just
         // dropped to a fraction of the rate, the queue grows faster than real time.
         let spacing = fb
@@ -387,21 +418,44 @@ impl BitrateController {
         if queue.is_some_and(|q| q > CONGESTED_QUEUE) || loss > CONGESTION_LOSS {
             if since_decrease.is_none_or(|d| d >= spacing) {
                 let floor = self.cut_floor.unwrap_or(0.0);
-                if self.budget > floor {
-                    let severe = queue.is_some_and(|q| q > SEVERE_QUEUE) || loss > CONGESTION_LOSS;
-                    let factor = if severe {
-                        SEVERE_DECREASE_FACTOR
-                    } else {
-                        DECREASE_FACTOR
-                    };
-                    self.budget = (self.budget * factor).max(floor);
+                let severe = queue.is_some_and(|q| q > SEVERE_QUEUE) || loss > CONGESTION_LOSS;
+                // A severe queue means the link fell far under our rate (an outage): the cut
+                // ignores the floor, whose smoothed rate still remembers the old link, and goes
+                // straight to the peer's current rate when that is lower.
+                let cut = if severe {
+                    let half = self.budget * SEVERE_DECREASE_FACTOR;
+                    Some(if floor > 0.0 { half.min(floor) } else { half })
+                } else {
+                    (self.budget > floor).then(|| (self.budget * DECREASE_FACTOR).max(floor))
+                };
+                if let Some(cut) = cut {
+                    if since_decrease.is_none_or(|d| d >= EPISODE_GAP) {
+                        self.episode_start = self.budget;
+                    }
+                    if severe && self.before_severe.is_none() {
+                        self.before_severe = Some(self.episode_start.max(self.budget));
+                    }
+                    self.budget = cut;
                     self.last_decrease = Some(now);
                 }
             }
-        } else if queue.is_some_and(|q| q < CLEAR_QUEUE)
-            && since_decrease.is_none_or(|d| d >= INCREASE_HOLD)
-        {
-            self.budget += INCREASE_RATE * dt;
+        } else if queue.is_some_and(|q| q < CLEAR_QUEUE) {
+            let recovery = self
+                .before_severe
+                .map(|b| b * RECOVERY_SHARE)
+                .filter(|&goal| self.budget < goal);
+            match recovery {
+                Some(goal) if since_decrease.is_none_or(|d| d >= RECOVERY_HOLD) => {
+                    self.budget = (self.budget + RECOVERY_RATE * dt).min(goal);
+                }
+                Some(_) => {}
+                None => {
+                    self.before_severe = None;
+                    if since_decrease.is_none_or(|d| d >= INCREASE_HOLD) {
+                        self.budget += INCREASE_RATE * dt;
+                    }
+                }
+            }
         }
         self.budget = self.budget.min(self.max_budget()).max(self.min_budget());
     }
@@ -561,6 +615,7 @@ mod tests {
             inflight_bytes: 0,
             base_rtt: Some(Duration::from_millis(base_ms)),
             recent_rtt: Some(Duration::from_millis(recent_ms)),
+            ack_stall: None,
         }
     }
 
@@ -811,5 +866,57 @@ mod tests {
         t += Duration::from_millis(300);
         c.update(t, &fb(0.0, 50, 900));
         assert!(c.budget_bps() < start * 0.7);
+    }
+
+    #[test]
+    fn held_acks_cut_before_any_rtt_sample_shows_the_queue() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        let start = c.budget_bps();
+        // RTT samples still say 60 ms, but nothing sent in the last 900 ms was acked.
+        let mut f = fb(0.0, 50, 60);
+        f.ack_stall = Some(Duration::from_millis(900));
+        t += Duration::from_millis(300);
+        c.update(t, &f);
+        assert!(c.budget_bps() < start * 0.7, "{}", c.budget_bps());
+        // A stall of one peer packet interval is no queue.
+        let mut c = BitrateController::new(limits());
+        f.ack_stall = Some(Duration::from_millis(50 + 200 + 200));
+        t += Duration::from_millis(300);
+        c.update(t, &f);
+        assert!(c.budget_bps() >= start);
+    }
+
+    #[test]
+    fn after_an_outage_the_budget_climbs_back_fast_then_slowly() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        run(&mut c, &mut t, 10, fb(0.0, 50, 60));
+        let before = c.budget_bps();
+        run(&mut c, &mut t, 3, fb(0.0, 50, 1_500));
+        assert_eq!(c.budget_bps(), c.min_budget());
+        // Clear again: 80 % of the old budget within about 2 s, not the ~6 s of 2.5 kbps/s.
+        run(&mut c, &mut t, 3, fb(0.0, 50, 60));
+        assert!(
+            c.budget_bps() >= before * RECOVERY_SHARE - 1.0,
+            "{}",
+            c.budget_bps()
+        );
+        // A plain (not severe) cut later is followed by the slow growth only.
+        run(&mut c, &mut t, 10, fb(0.0, 50, 60));
+        let mut tt = t;
+        c.update(tt + Duration::from_millis(300), &fb(0.0, 50, 350));
+        tt += Duration::from_millis(300);
+        let cut = c.budget_bps();
+        for _ in 0..10 {
+            tt += Duration::from_millis(300);
+            c.update(tt, &fb(0.0, 50, 60));
+        }
+        assert!(
+            c.budget_bps() - cut <= INCREASE_RATE * 1.5,
+            "{} -> {}",
+            cut,
+            c.budget_bps()
+        );
     }
 }

@@ -28,8 +28,9 @@ const MAX_SLEEP: Duration = Duration::from_millis(10);
 /// minimum is at most one 60 ms frame (the engine wakes at least every 10 ms).
 const PLAYBACK_FILL: usize = 2;
 const PLAYBACK_FILL_LOW: usize = 1;
-/// How often bitrate decisions are made.
-const CONTROL_INTERVAL: Duration = Duration::from_millis(300);
+/// How often bitrate decisions are made (a link that drops to an eighth of its rate fills a
+/// 3 s queue in about a second: each tick of delay matters).
+const CONTROL_INTERVAL: Duration = Duration::from_millis(100);
 /// How often the signal bars are recomputed.
 const BARS_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the shared snapshot is refreshed.
@@ -46,6 +47,8 @@ const MIN_DELAY_PEER_EC: u32 = 3;
 /// leaves [`MIN_DELAY_CLEAN`], and below which it returns to it.
 const RX_LOSS_HIGH: f64 = 0.01;
 const RX_LOSS_LOW: f64 = 0.002;
+/// Smoothing gain of the receive loss per control tick (~3 s time constant).
+const RX_LOSS_GAIN: f64 = 0.035;
 
 /// Whether 20/40 ms frames are used toward a tgvoip-rs peer that accepts them. Off for now: on a
 /// clean link they cut mouth-to-ear delay from ~230 to ~110-190 ms, but the receiver's delay
@@ -59,7 +62,7 @@ const MULTI_FRAME_ENABLED: bool = true;
 /// IPv4 + UDP header bytes per datagram (not in the session's byte counts).
 const IP_UDP_HEADER_BYTES: u64 = 28;
 /// Smoothing gain of the incoming rate per control tick (~1 s time constant).
-const PEER_RATE_GAIN: f64 = 0.3;
+const PEER_RATE_GAIN: f64 = 0.1;
 /// Share of the peer's (loss-corrected) incoming rate a congestion cut never goes under.
 const PEER_RATE_FLOOR: f64 = 0.85;
 /// Largest loss the incoming rate is scaled back up by (more is congestion, not random loss).
@@ -452,7 +455,7 @@ impl Engine {
     }
 
     fn update_bitrate(&mut self, now: Instant, st: &mut LoopState) {
-        let report = self.session.send_report();
+        let report = self.session.send_report(now);
         // The send loss is measured from acks with a 2 s timeout over a 5 s window, so it
         // stays near zero for the first seconds of a lossy call; until then the receive loss
         // stands in (the profiles and most radio links lose both ways alike).
@@ -474,6 +477,7 @@ impl Engine {
             inflight_bytes: report.inflight_bytes,
             base_rtt: report.base_rtt,
             recent_rtt: report.recent_rtt,
+            ack_stall: report.ack_stall,
         };
         self.update_min_delay(st);
         // 20/40 ms frames only toward a tgvoip-rs peer that announced it (never toward 2.4.4).
@@ -485,11 +489,12 @@ impl Engine {
             MULTI_FRAME_ENABLED && self.session.peer_accepts_multi_frame(),
             self.network == NetworkType::Gprs,
         );
-        // A peer that packs k frames acks every k·60 ms: on average (k-1)·30 ms later than one
-        // sending every frame, which is not a queue.
+        // A peer that packs k frames acks every k·60 ms: up to (k-1)·60 ms later than one
+        // sending every frame, which is not a queue. Both sides then send at the same period,
+        // so every RTT sample carries about the same hold: the worst case is subtracted.
         let peer_fpp = self.session.peer_frames_per_packet().max(1);
         self.bitrate
-            .set_ack_delay(Duration::from_millis(u64::from(peer_fpp - 1) * 30));
+            .set_ack_delay(Duration::from_millis(u64::from(peer_fpp - 1) * 60));
         let settings = self.bitrate.update(now, &feedback);
         let fpp = self.bitrate.frames_per_packet().max(1) as usize;
         if fpp < st.pending_frames.len() {
@@ -540,7 +545,7 @@ impl Engine {
         let d_all = d_lost + decoded.saturating_sub(st.rx_counts.1) as f64;
         st.rx_counts = (lost, decoded);
         if d_all > 0.0 {
-            st.rx_loss += (d_lost / d_all - st.rx_loss) * 0.1;
+            st.rx_loss += (d_lost / d_all - st.rx_loss) * RX_LOSS_GAIN;
         }
         let all = (lost + decoded) as f64;
         if all >= 10.0 {
@@ -593,7 +598,7 @@ impl Engine {
         if !self.session.ever_established() {
             return;
         }
-        let loss = self.session.send_report().loss_ratio;
+        let loss = self.session.send_report(Instant::now()).loss_ratio;
         let reading = SignalBars::reading(
             state == CallState::Reconnecting,
             self.session.on_tcp_relay(),
@@ -635,7 +640,7 @@ impl Engine {
             tcp_used: s.tcp_in_use(),
             transport: self.transport.stats(),
             signal_bars: st.bars.current(),
-            send_loss: s.send_report().loss_ratio,
+            send_loss: s.send_report(Instant::now()).loss_ratio,
             mtproto2: s.uses_mtproto2(),
             seqs: s.seq_summary(),
             send_errors: st.send_errors,

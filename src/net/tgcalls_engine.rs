@@ -318,6 +318,7 @@ impl TgcallsEngine {
             inflight_bytes: 0,
             base_rtt: None,
             recent_rtt: None,
+            ack_stall: None,
         };
         let mut settings = self.bitrate.update(now, &feedback);
         // No RED is negotiated with tgcalls peers: in-band FEC only.

@@ -232,6 +232,8 @@ pub struct SendReport {
     pub base_rtt: Option<Duration>,
     /// Fast-moving RTT of direct acks.
     pub recent_rtt: Option<Duration>,
+    /// How long the oldest audio packet sent after the newest acked one has waited.
+    pub ack_stall: Option<Duration>,
 }
 
 /// The call state machine.
@@ -432,14 +434,15 @@ impl Session {
         s
     }
 
-    /// Outgoing-direction measurements for bitrate control.
-    pub fn send_report(&self) -> SendReport {
+    /// Outgoing-direction measurements for bitrate control, at `now`.
+    pub fn send_report(&self, now: Instant) -> SendReport {
         SendReport {
             loss_ratio: self.send_stats.loss_ratio(),
             rtt: self.send_stats.srtt().or_else(|| self.current_rtt()),
             inflight_bytes: self.send_stats.inflight_bytes(),
             base_rtt: self.send_stats.delay().base(),
             recent_rtt: self.send_stats.delay().recent(),
+            ack_stall: self.send_stats.ack_stall(now),
         }
     }
 

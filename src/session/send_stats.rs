@@ -31,6 +31,8 @@ const LOSS_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_IN_FLIGHT: usize = 100;
 /// Seconds of history the loss ratio covers.
 const WINDOW_SECS: u64 = 5;
+/// Expired packets remembered so that a late ack turns their loss back into a delivery.
+const MAX_EXPIRED: usize = 100;
 
 /// Sender-side statistics of the audio stream.
 #[derive(Debug)]
@@ -42,6 +44,10 @@ pub struct SendStats {
     lost_total: u64,
     srtt: Option<Duration>,
     delay: DelayTracker,
+    /// Send time of the newest packet acknowledged so far.
+    newest_acked_sent: Option<Instant>,
+    /// Packets counted lost by timeout: (seq, loss-window second it was counted in).
+    expired: VecDeque<(u32, u64)>,
 }
 
 impl Default for SendStats {
@@ -54,6 +60,8 @@ impl Default for SendStats {
             lost_total: 0,
             srtt: None,
             delay: DelayTracker::default(),
+            newest_acked_sent: None,
+            expired: VecDeque::with_capacity(MAX_EXPIRED),
         }
     }
 }
@@ -77,10 +85,24 @@ impl SendStats {
     }
 
     /// The peer acknowledged `seq`. `direct` means it was the packet's ack id (a fresh RTT sample).
+    /// A packet already counted lost by timeout counts as delivered after all: it sat in a
+    /// queue, which the RTT shows, and was not lost.
     pub fn on_acked(&mut self, now: Instant, seq: u32, direct: bool) {
         self.roll(now);
+        if let Some(pos) = self.expired.iter().position(|&(s, _)| s == seq) {
+            if let Some((_, second)) = self.expired.remove(pos) {
+                if let Some(b) = self.buckets.iter_mut().find(|b| b.second == second) {
+                    b.lost = b.lost.saturating_sub(1);
+                    b.acked += 1;
+                }
+                self.lost_total = self.lost_total.saturating_sub(1);
+            }
+            return;
+        }
         if let Some(pos) = self.in_flight.iter().position(|p| p.seq == seq) {
             if let Some(p) = self.in_flight.remove(pos) {
+                self.newest_acked_sent =
+                    Some(self.newest_acked_sent.map_or(p.sent, |t| t.max(p.sent)));
                 self.inflight_bytes = self.inflight_bytes.saturating_sub(p.size);
                 if let Some(b) = self.buckets.back_mut() {
                     b.acked += 1;
@@ -107,10 +129,25 @@ impl SendStats {
             if now.saturating_duration_since(p.sent) < timeout {
                 break;
             }
+            let seq = p.seq;
             self.inflight_bytes = self.inflight_bytes.saturating_sub(p.size);
             self.in_flight.pop_front();
             self.count_lost();
+            if self.expired.len() >= MAX_EXPIRED {
+                self.expired.pop_front();
+            }
+            let second = self.buckets.back().map_or(0, |b| b.second);
+            self.expired.push_back((seq, second));
         }
+    }
+
+    /// How long the oldest packet sent after the newest acknowledged one has waited for its
+    /// ack. Unlike RTT samples, which stop coming while acks sit in a queue, this grows with
+    /// the queue from its first moments (None before the first ack).
+    pub fn ack_stall(&self, now: Instant) -> Option<Duration> {
+        let newest = self.newest_acked_sent?;
+        let waiting = self.in_flight.iter().find(|p| p.sent > newest)?;
+        Some(now.saturating_duration_since(waiting.sent))
     }
 
     /// Fraction of audio packets lost over the last few seconds.
