@@ -7,7 +7,7 @@
 //! [`AudioThread::stop`] returns `None` because the I/O object was lost with the thread.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,13 @@ pub const TICK: Duration = Duration::from_millis(20);
 /// Lateness beyond which the schedule restarts from "now" instead of catching up in a burst.
 pub const MAX_LATENESS: Duration = Duration::from_millis(100);
 
+/// Reference point of [`AudioShared::next_tick`] (tick times travel as nanoseconds since it).
+static CLOCK_BASE: OnceLock<Instant> = OnceLock::new();
+
+fn clock_base() -> Instant {
+    *CLOCK_BASE.get_or_init(Instant::now)
+}
+
 /// State shared (through atomics only) between the audio thread and the rest of the call.
 ///
 /// One `AudioShared` serves one running [`AudioThread`] at a time; counters accumulate across
@@ -35,6 +42,8 @@ pub struct AudioShared {
     capture_overruns: AtomicU64,
     playback_underruns: AtomicU64,
     reanchors: AtomicU64,
+    /// When the last tick ran, nanoseconds since [`CLOCK_BASE`] (0: none yet).
+    last_tick_ns: AtomicU64,
 }
 
 impl AudioShared {
@@ -54,6 +63,12 @@ impl AudioShared {
     /// (each one means audio time was lost, e.g. the process was suspended).
     pub fn reanchors(&self) -> u64 {
         self.reanchors.load(Ordering::Relaxed)
+    }
+    /// When the next tick is due, if the thread has ticked: lets the network side wake just
+    /// after a chunk was captured and just before one is played, instead of at random.
+    pub fn next_tick(&self) -> Option<Instant> {
+        let ns = self.last_tick_ns.load(Ordering::Acquire);
+        (ns != 0).then(|| clock_base() + Duration::from_nanos(ns) + TICK)
     }
     /// Whether the audio thread ended because an [`AudioIo`] callback panicked.
     pub fn panicked(&self) -> bool {
@@ -78,10 +93,12 @@ impl AudioThread {
         shared: Arc<AudioShared>,
     ) -> std::io::Result<AudioThread> {
         shared.stop.store(false, Ordering::Release);
+        shared.last_tick_ns.store(0, Ordering::Release);
+        let base = clock_base();
         let for_thread = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name(THREAD_NAME.to_owned())
-            .spawn(move || thread_main(io, capture, playback, for_thread))?;
+            .spawn(move || thread_main(io, capture, playback, for_thread, base))?;
         Ok(AudioThread {
             handle: Some(handle),
             shared,
@@ -149,11 +166,12 @@ fn thread_main(
     mut capture: ChunkProducer,
     mut playback: ChunkConsumer,
     shared: Arc<AudioShared>,
+    base: Instant,
 ) -> Box<dyn AudioIo> {
     let _panic_flag = PanicFlag(&shared);
     {
         let _mark = RealtimeMark::enter();
-        run_loop(io.as_mut(), &mut capture, &mut playback, &shared);
+        run_loop(io.as_mut(), &mut capture, &mut playback, &shared, base);
     }
     // No longer real-time: dropping the rings below may free their storage.
     drop(capture);
@@ -167,12 +185,14 @@ fn run_loop(
     capture: &mut ChunkProducer,
     playback: &mut ChunkConsumer,
     shared: &AudioShared,
+    base: Instant,
 ) {
     let mut capture_buf = [0i16; CHUNK_SAMPLES];
     let mut playback_buf = [0i16; CHUNK_SAMPLES];
     let mut schedule = Schedule::new(Instant::now(), TICK, MAX_LATENESS);
     while !shared.stop.load(Ordering::Acquire) {
-        match schedule.poll(Instant::now()) {
+        let now = Instant::now();
+        match schedule.poll(now) {
             Step::Wait(remaining) => std::thread::sleep(remaining),
             Step::Due { reanchored } => {
                 if reanchored {
@@ -186,6 +206,10 @@ fn run_loop(
                     &mut capture_buf,
                     &mut playback_buf,
                 );
+                let ns = now.saturating_duration_since(base).as_nanos().max(1);
+                shared
+                    .last_tick_ns
+                    .store(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Release);
                 schedule.advance();
             }
         }
@@ -277,6 +301,29 @@ mod tests {
         assert!(out.iter().all(|&s| s == 1));
         // Every tick without a playback chunk is an underrun.
         assert_eq!(shared.playback_underruns(), shared.ticks());
+    }
+
+    #[test]
+    fn next_tick_follows_the_schedule() {
+        let (io, _captures) = probe(false);
+        let (cap_tx, _cap_rx) = chunk_ring(64);
+        let (_play_tx, play_rx) = chunk_ring(1);
+        let shared = Arc::new(AudioShared::default());
+        assert_eq!(shared.next_tick(), None, "no tick yet");
+        let thread = AudioThread::spawn(io, cap_tx, play_rx, Arc::clone(&shared)).expect("spawn");
+        assert!(wait_for(|| shared.ticks() >= 2));
+        let first = shared.next_tick().expect("ticked");
+        // Due within one period from now (or just passed, if the thread is about to run it).
+        let now = Instant::now();
+        assert!(first <= now + TICK, "{first:?} vs {now:?}");
+        assert!(first + TICK >= now, "{first:?} vs {now:?}");
+        let ticks = shared.ticks();
+        assert!(wait_for(|| shared.ticks() >= ticks + 3));
+        // Later ticks keep to the 20 ms grid of the first.
+        let later = shared.next_tick().expect("ticked");
+        let periods = later.saturating_duration_since(first).as_secs_f64() / TICK.as_secs_f64();
+        assert!(periods >= 2.5, "{periods}");
+        drop(thread);
     }
 
     #[test]

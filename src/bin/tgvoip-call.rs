@@ -582,6 +582,16 @@ fn run(args: Args) -> Result<bool, String> {
         snapshot.receiver.recovered_redundant,
         snapshot.session.drops
     );
+    eprintln!(
+        "tgvoip-call: jitter target {} ms, buffered {} ms, jitter {:.1} ms, peer frames {} ms, \
+         compressed {} ms, held {} ms",
+        snapshot.receiver.target_delay_ms,
+        snapshot.receiver.buffered_ms,
+        snapshot.receiver.jitter_ms,
+        snapshot.receiver.frame_ms,
+        snapshot.receiver.compressed_ms,
+        snapshot.receiver.held_ms
+    );
     ctl.stop().map_err(|e| e.to_string())?;
     eprintln!(
         "tgvoip-call: cpu {:.3} s over {:.3} s",

@@ -435,6 +435,7 @@ impl Controller {
             notices: notice_tx,
             shared: self.shared.clone(),
             preprocessed: s.preprocessed.take(),
+            audio_clock: self.audio_shared.clone(),
         };
         let engine = std::thread::Builder::new()
             .name("tgvoip-engine".into())

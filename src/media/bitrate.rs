@@ -87,6 +87,9 @@ const RECOVERY_RATE: f64 = 10_000.0;
 const RECOVERY_SHARE: f64 = 0.8;
 /// Cuts this far apart belong to different congestion episodes.
 const EPISODE_GAP: Duration = Duration::from_secs(5);
+/// Queueing delay below which fast recovery climbs (packing peers hold acks longer than the
+/// average the ack delay removes, so the clear-path threshold would rarely be met).
+const RECOVERY_QUEUE: Duration = Duration::from_millis(150);
 /// Clear path needed after a decrease before fast recovery starts.
 const RECOVERY_HOLD: Duration = Duration::from_secs(1);
 /// Ack wait beyond the base RTT that is no queue: the peer acks only when it sends, and a lost
@@ -332,7 +335,7 @@ impl BitrateController {
         self.cut_floor = floor.filter(|f| f.is_finite() && *f > 0.0);
     }
 
-    /// Extra wait of the peer's acks beyond the base RTT that is not queueing (at most): the peer
+    /// Average extra wait of the peer's acks beyond the base RTT that is not queueing: the peer
     /// packs several frames per packet and so acks only every 120-180 ms. Subtracted from the
     /// queueing-delay estimate.
     pub fn set_ack_delay(&mut self, delay: Duration) {
@@ -394,9 +397,12 @@ impl BitrateController {
         // when that says more (in an outage the RTT samples stop before they can show it).
         let queue = fb.base_rtt.and_then(|b| {
             let sampled = fb.recent_rtt.map(|r| r.saturating_sub(b));
+            // Lost packets and lost acks make the wait noisy by a packet interval or two: it
+            // only speaks when it shows a severe queue.
             let stalled = fb
                 .ack_stall
-                .map(|s| s.saturating_sub(b).saturating_sub(STALL_SLACK));
+                .map(|s| s.saturating_sub(b).saturating_sub(STALL_SLACK))
+                .filter(|&q| q > SEVERE_QUEUE);
             sampled.max(stalled)
         });
         let queue = queue.map(|q| q.saturating_sub(self.ack_delay));
@@ -439,19 +445,24 @@ impl BitrateController {
                     self.last_decrease = Some(now);
                 }
             }
-        } else if queue.is_some_and(|q| q < CLEAR_QUEUE) {
+        } else {
             let recovery = self
                 .before_severe
                 .map(|b| b * RECOVERY_SHARE)
                 .filter(|&goal| self.budget < goal);
             match recovery {
-                Some(goal) if since_decrease.is_none_or(|d| d >= RECOVERY_HOLD) => {
+                Some(goal)
+                    if queue.is_some_and(|q| q < RECOVERY_QUEUE)
+                        && since_decrease.is_none_or(|d| d >= RECOVERY_HOLD) =>
+                {
                     self.budget = (self.budget + RECOVERY_RATE * dt).min(goal);
                 }
                 Some(_) => {}
                 None => {
                     self.before_severe = None;
-                    if since_decrease.is_none_or(|d| d >= INCREASE_HOLD) {
+                    if queue.is_some_and(|q| q < CLEAR_QUEUE)
+                        && since_decrease.is_none_or(|d| d >= INCREASE_HOLD)
+                    {
                         self.budget += INCREASE_RATE * dt;
                     }
                 }

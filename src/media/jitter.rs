@@ -82,6 +82,8 @@ const RESYNC_MS: u32 = RESYNC_MISSES * FRAME_MS;
 const ARRIVAL_WINDOW: usize = 100;
 /// Percentile of relative arrival delay the target covers.
 const PERCENTILE: f64 = 0.95;
+/// Arrivals below which a new minimum delay sets the target directly.
+const FEW_ARRIVALS: usize = 10;
 /// How long a lower target must persist before the target steps down.
 const DECREASE_HOLD: Duration = Duration::from_secs(1);
 /// Longest frame a slot may claim, in units (Opus packets are at most 120 ms).
@@ -234,6 +236,11 @@ impl JitterBuffer {
     pub fn set_min_delay_ms(&mut self, ms: u32) {
         self.min_delay_ms = round_up_units(ms.clamp(UNIT, MAX_BUFFER_MS));
         self.max_delay_ms = self.max_delay_ms.max(self.min_delay_ms);
+        if self.rel.len() < FEW_ARRIVALS {
+            // Too little seen for the estimate to have set the target: the new minimum does.
+            self.target_ms = self.wanted_ms().unwrap_or(0);
+            self.lower_since = None;
+        }
         self.target_ms = self.target_ms.clamp(self.min_delay_ms, self.max_delay_ms);
     }
 
@@ -293,6 +300,9 @@ impl JitterBuffer {
         self.buffered_ms += units * UNIT;
         if !redundant {
             self.received += 1;
+            if units != self.last_units && self.received > 1 {
+                self.restart_estimate(units);
+            }
             self.last_units = units;
             self.record_arrival(now, pts);
         }
@@ -402,18 +412,37 @@ impl JitterBuffer {
         self.update_target(now);
     }
 
-    /// Recomputes the wanted delay from the arrival window and moves the target toward it.
-    fn update_target(&mut self, now: Instant) {
+    /// The peer changed its frame duration: a frame is sent once all of it was captured, so
+    /// relative delays before and after differ by the change and are not comparable. The
+    /// estimate starts over, and the target goes straight to what the new frames need (any
+    /// excess buffered audio is then compressed away by the receiver).
+    fn restart_estimate(&mut self, units: u32) {
+        self.rel.clear();
+        self.last_rel = None;
+        self.lower_since = None;
+        self.target_ms = (units * UNIT).clamp(self.min_delay_ms, self.max_delay_ms);
+    }
+
+    /// The delay the arrival window asks for: its 95th-percentile spread plus one frame,
+    /// within the bounds (None before any arrival).
+    fn wanted_ms(&mut self) -> Option<u32> {
         self.scratch.clear();
         self.scratch.extend(self.rel.iter().copied());
         self.scratch.sort_unstable();
-        let Some(&lowest) = self.scratch.first() else {
-            return;
-        };
+        let &lowest = self.scratch.first()?;
         let idx = ((self.scratch.len() - 1) as f64 * PERCENTILE).round() as usize;
         let spread = u32::try_from((self.scratch[idx] - lowest).max(0)).unwrap_or(u32::MAX / 2);
-        let wanted = round_up_units(spread.saturating_add(self.last_units * UNIT))
-            .clamp(self.min_delay_ms, self.max_delay_ms);
+        Some(
+            round_up_units(spread.saturating_add(self.last_units * UNIT))
+                .clamp(self.min_delay_ms, self.max_delay_ms),
+        )
+    }
+
+    /// Recomputes the wanted delay from the arrival window and moves the target toward it.
+    fn update_target(&mut self, now: Instant) {
+        let Some(wanted) = self.wanted_ms() else {
+            return;
+        };
         if wanted > self.target_ms {
             self.target_ms = wanted;
             self.lower_since = None;
@@ -871,6 +900,31 @@ mod tests {
         assert_eq!(frames, (0..49u32).map(|i| i * 20).collect::<Vec<_>>());
         let st = jb.stats();
         assert_eq!((st.frame_ms, st.target_delay_ms, st.lost), (20, 20, 0));
+    }
+
+    #[test]
+    fn a_switch_to_shorter_frames_lowers_the_target_at_once() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::with_delays_ms(20, 600);
+        // Three 60 ms frames (CELT FB 20 ms TOC code 3 would be 60: use SILK WB 60 ms, 0x58),
+        // each sent once fully captured, then 20 ms frames (0x48) sent 40 ms sooner.
+        let mut t = 0u64;
+        for i in 0..3u32 {
+            t = u64::from(i) * 60 + 60;
+            jb.insert(t0 + Duration::from_millis(t), i * 60, &[0x58, 0], false);
+        }
+        assert_eq!(jb.stats().target_delay_ms, 60);
+        for i in 0..10u32 {
+            let pts = 180 + i * 20;
+            jb.insert(
+                t0 + Duration::from_millis(t + 20 + u64::from(i) * 20),
+                pts,
+                &[0x48, 0],
+                false,
+            );
+        }
+        let st = jb.stats();
+        assert_eq!((st.frame_ms, st.target_delay_ms), (20, 20), "{st:?}");
     }
 
     #[test]

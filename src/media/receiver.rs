@@ -338,15 +338,17 @@ impl AudioReceiver {
         self.occupancy_filled = (self.occupancy_filled + 1).min(EXCESS_WINDOW);
     }
 
-    /// Excess delay (ms) the recent loads all carried beyond the target (plus one chunk of
-    /// hand-out granularity), if the window is full.
+    /// Excess delay (ms) the recent loads all carried beyond the target, if the window is full.
     fn excess_delay_ms(&self) -> u32 {
         if self.occupancy_filled < EXCESS_WINDOW {
             return 0;
         }
         let min = self.occupancy.iter().min().copied().unwrap_or(0);
         let j = self.jitter.stats();
-        min.saturating_sub(j.target_delay_ms + j.frame_ms.max(20) + 20)
+        // Frames of 40 ms or more (and the several frames of a packet) arrive in bursts that
+        // briefly fill the buffer beyond the target: a frame and a chunk of slack for them.
+        let slack = if j.frame_ms > 20 { j.frame_ms + 20 } else { 0 };
+        min.saturating_sub(j.target_delay_ms + slack)
     }
 
     /// Removes pitch periods from the pending audio of the frame just decoded (`len` samples at
@@ -502,8 +504,14 @@ mod tests {
         let st = rx.stats();
         assert_eq!(st.frames_lost, 1);
         assert_eq!(st.recovered_fec, 1, "{st:?}");
-        // The frame carrying the FEC is still played itself (not consumed by the recovery).
-        assert_eq!(st.frames_decoded as usize, frames.len() - 1 - 2);
+        // The frame carrying the FEC is still played itself (not consumed by the recovery):
+        // all but the lost one are decoded, less the one or two still buffered at the end.
+        let decoded = st.frames_decoded as usize;
+        assert!(
+            (frames.len() - 3..frames.len()).contains(&decoded),
+            "{decoded} of {}",
+            frames.len()
+        );
         assert!(rx.has_received());
     }
 

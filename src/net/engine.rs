@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::api::{CallError, CallState, NetworkType, TrafficStats};
-use crate::audio::{ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
+use crate::audio::{AudioShared, ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
 use crate::media::bitrate::MAX_FRAMES_PER_PACKET;
 use crate::media::opus::packet_samples;
 use crate::media::{
@@ -24,13 +24,18 @@ use super::udp::RECV_BUFFER;
 
 /// Longest the engine sleeps, so audio rings are serviced at least this often.
 const MAX_SLEEP: Duration = Duration::from_millis(10);
+/// How long after an audio tick the loop wakes to send the chunk just captured.
+const CAPTURE_LAG: Duration = Duration::from_millis(1);
+/// How long before an audio tick the chunk it plays is decoded: margin for a late wake-up (a
+/// miss costs one chunk of silence), instead of the chunk waiting a whole tick in the ring.
+const PLAYBACK_LEAD: Duration = Duration::from_millis(6);
 /// Chunks kept queued for the audio thread to play (40 ms); 20 ms on a clean link whose jitter
 /// minimum is at most one 60 ms frame (the engine wakes at least every 10 ms).
 const PLAYBACK_FILL: usize = 2;
 const PLAYBACK_FILL_LOW: usize = 1;
 /// How often bitrate decisions are made (a link that drops to an eighth of its rate fills a
 /// 3 s queue in about a second: each tick of delay matters).
-const CONTROL_INTERVAL: Duration = Duration::from_millis(100);
+const CONTROL_INTERVAL: Duration = Duration::from_millis(300);
 /// How often the signal bars are recomputed.
 const BARS_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the shared snapshot is refreshed.
@@ -48,12 +53,11 @@ const MIN_DELAY_PEER_EC: u32 = 3;
 const RX_LOSS_HIGH: f64 = 0.01;
 const RX_LOSS_LOW: f64 = 0.002;
 /// Smoothing gain of the receive loss per control tick (~3 s time constant).
-const RX_LOSS_GAIN: f64 = 0.035;
+const RX_LOSS_GAIN: f64 = 0.1;
 
-/// Whether 20/40 ms frames are used toward a tgvoip-rs peer that accepts them. Off for now: on a
-/// clean link they cut mouth-to-ear delay from ~230 to ~110-190 ms, but the receiver's delay
-/// adaptation at 20 ms granularity still warps time audibly (PESQ-WB ~3.5 instead of ~4.3).
-const SHORT_FRAMES_ENABLED: bool = false;
+/// Whether 20/40 ms frames are used toward a tgvoip-rs peer that accepts them (on a clean link
+/// with the budget for their headers: mouth-to-ear ~50 ms instead of ~190 ms on Wi-Fi).
+const SHORT_FRAMES_ENABLED: bool = true;
 
 /// Whether several 60 ms frames go in one packet toward a tgvoip-rs peer that accepts it, on
 /// lossy or slow links (see `BitrateController::frames_per_packet`).
@@ -62,7 +66,7 @@ const MULTI_FRAME_ENABLED: bool = true;
 /// IPv4 + UDP header bytes per datagram (not in the session's byte counts).
 const IP_UDP_HEADER_BYTES: u64 = 28;
 /// Smoothing gain of the incoming rate per control tick (~1 s time constant).
-const PEER_RATE_GAIN: f64 = 0.1;
+const PEER_RATE_GAIN: f64 = 0.3;
 /// Share of the peer's (loss-corrected) incoming rate a congestion cut never goes under.
 const PEER_RATE_FLOOR: f64 = 0.85;
 /// Largest loss the incoming rate is scaled back up by (more is congestion, not random loss).
@@ -71,6 +75,10 @@ const MAX_RANDOM_LOSS: f64 = 0.35;
 const MIN_DELAY_MOBILE_START: u32 = 240;
 /// How long the send loss is backed by the receive loss after audio starts.
 const SEND_LOSS_WARMUP: Duration = Duration::from_secs(8);
+/// Loss assumed on a mobile network until [`LOSS_EVIDENCE_FRAMES`] frames were received.
+const MOBILE_LOSS_PRIOR: f64 = 0.06;
+/// Received (or missed) frames after which the measured loss replaces the prior (~2 s).
+const LOSS_EVIDENCE_FRAMES: u64 = 30;
 
 /// A request from the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +173,9 @@ pub struct Engine {
     pub notices: Sender<Notice>,
     pub shared: Arc<EngineShared>,
     pub preprocessed: Option<PreprocessedSink>,
+    /// The audio thread's tick clock: the loop wakes just after each capture and tops playback
+    /// up just before each tick.
+    pub audio_clock: Arc<AudioShared>,
 }
 
 /// Per-run bookkeeping of the loop.
@@ -283,11 +294,22 @@ impl Engine {
                 self.publish(&st);
                 next_snapshot = now + SNAPSHOT_INTERVAL;
             }
-            let wake = self
+            let now = Instant::now();
+            let mut wake = self
                 .session
                 .poll_timeout()
-                .map_or(MAX_SLEEP, |t| t.saturating_duration_since(Instant::now()))
+                .map_or(MAX_SLEEP, |t| t.saturating_duration_since(now))
                 .min(MAX_SLEEP);
+            if let Some(tick) = self.audio_clock.next_tick() {
+                // Just after the tick for its capture; just before it to decode the chunk it
+                // plays, if that is still owed (at once if that moment has passed).
+                wake = wake.min((tick + CAPTURE_LAG).saturating_duration_since(now));
+                let queued = self.playback_capacity - self.playback.free_chunks();
+                if queued < st.playback_fill {
+                    let due = tick.checked_sub(PLAYBACK_LEAD).unwrap_or(tick);
+                    wake = wake.min(due.saturating_duration_since(now));
+                }
+            }
             if let Some(msg) = self.transport.take_proxy_failure() {
                 self.session
                     .fail_transport(crate::api::CallError::Proxy, msg);
@@ -399,8 +421,13 @@ impl Engine {
         }
     }
 
-    /// Keeps a small backlog of decoded chunks ready for the audio thread.
+    /// Keeps a small backlog of decoded chunks ready for the audio thread. The last chunk of
+    /// the backlog is decoded only [`PLAYBACK_LEAD`] before the tick that plays it.
     fn pump_playback(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES], fill: usize) {
+        let fill = match self.audio_clock.next_tick() {
+            Some(tick) if now + PLAYBACK_LEAD < tick => fill.saturating_sub(1),
+            _ => fill,
+        };
         call_stats::top_up_playback(
             &mut self.receiver,
             &mut self.playback,
@@ -456,20 +483,19 @@ impl Engine {
 
     fn update_bitrate(&mut self, now: Instant, st: &mut LoopState) {
         let report = self.session.send_report(now);
-        // The send loss is measured from acks with a 2 s timeout over a 5 s window, so it
-        // stays near zero for the first seconds of a lossy call; until then the receive loss
-        // stands in (the profiles and most radio links lose both ways alike).
         if st.audio_since.is_none() && self.session.can_send_audio() {
             st.audio_since = Some(now);
         }
         let young = st
             .audio_since
             .is_none_or(|t| now.saturating_duration_since(t) < SEND_LOSS_WARMUP);
-        let loss_ratio = if young {
-            report.loss_ratio.max(st.rx_raw_loss)
-        } else {
-            report.loss_ratio
-        };
+        let (lost, decoded) = st.rx_counts;
+        let loss_ratio = control_loss(
+            report.loss_ratio,
+            st.rx_raw_loss,
+            young,
+            self.network.is_mobile() && lost + decoded < LOSS_EVIDENCE_FRAMES,
+        );
         self.update_peer_rate(now, st, loss_ratio);
         let feedback = SendFeedback {
             loss_ratio,
@@ -489,12 +515,11 @@ impl Engine {
             MULTI_FRAME_ENABLED && self.session.peer_accepts_multi_frame(),
             self.network == NetworkType::Gprs,
         );
-        // A peer that packs k frames acks every k·60 ms: up to (k-1)·60 ms later than one
-        // sending every frame, which is not a queue. Both sides then send at the same period,
-        // so every RTT sample carries about the same hold: the worst case is subtracted.
+        // A peer that packs k frames acks every k·60 ms: on average (k-1)·30 ms later than one
+        // sending every frame, which is not a queue.
         let peer_fpp = self.session.peer_frames_per_packet().max(1);
         self.bitrate
-            .set_ack_delay(Duration::from_millis(u64::from(peer_fpp - 1) * 60));
+            .set_ack_delay(Duration::from_millis(u64::from(peer_fpp - 1) * 30));
         let settings = self.bitrate.update(now, &feedback);
         let fpp = self.bitrate.frames_per_packet().max(1) as usize;
         if fpp < st.pending_frames.len() {
@@ -647,5 +672,40 @@ impl Engine {
             endpoints,
         };
         *self.shared.snapshot.lock() = snap;
+    }
+}
+
+/// The loss the bitrate controller works from: the send loss; early in a call, at least the
+/// receive loss (the send loss is measured from acks with a 2 s timeout over a 5 s window, so it
+/// stays near zero for the first seconds; the profiles and most radio links lose both ways
+/// alike); and on a mobile network before either says anything, at least [`MOBILE_LOSS_PRIOR`],
+/// so that the first seconds are protected instead of played unprotected until the loss shows.
+fn control_loss(send_loss: f64, rx_loss: f64, young: bool, no_evidence_on_mobile: bool) -> f64 {
+    let loss = if young {
+        send_loss.max(rx_loss)
+    } else {
+        send_loss
+    };
+    if young && no_evidence_on_mobile {
+        loss.max(MOBILE_LOSS_PRIOR)
+    } else {
+        loss
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn early_loss_is_backed_by_the_receive_loss_and_on_mobile_by_a_prior() {
+        // Late in a call only the send loss counts.
+        assert_eq!(control_loss(0.01, 0.2, false, true), 0.01);
+        // Early, the receive loss stands in for a send loss not measured yet.
+        assert_eq!(control_loss(0.0, 0.2, true, false), 0.2);
+        // Early on a mobile network with nothing measured, the prior.
+        assert_eq!(control_loss(0.0, 0.0, true, true), MOBILE_LOSS_PRIOR);
+        assert_eq!(control_loss(0.0, 0.0, true, false), 0.0);
+        assert_eq!(control_loss(0.3, 0.0, true, true), 0.3);
     }
 }
