@@ -80,12 +80,15 @@ pub const RESYNC_MISSES: u32 = 10;
 const RESYNC_MS: u32 = RESYNC_MISSES * FRAME_MS;
 /// Primary arrivals whose relative delay feeds the target estimate.
 const ARRIVAL_WINDOW: usize = 100;
+/// Oldest arrival (ms before the newest) that feeds the target estimate: a queue that held the
+/// stream through an outage leaves the estimate within seconds of clearing.
+const ARRIVAL_WINDOW_MS: i64 = 4_000;
 /// Percentile of relative arrival delay the target covers.
 const PERCENTILE: f64 = 0.95;
 /// Arrivals below which a new minimum delay sets the target directly.
 const FEW_ARRIVALS: usize = 10;
 /// How long a lower target must persist before the target steps down.
-const DECREASE_HOLD: Duration = Duration::from_secs(1);
+const DECREASE_HOLD: Duration = Duration::from_millis(500);
 /// Longest frame a slot may claim, in units (Opus packets are at most 120 ms).
 const MAX_UNITS: u32 = 6;
 
@@ -119,9 +122,9 @@ enum State {
 /// * On the first primary frame (or after a reset) the cursor locks `target` ms before it, so
 ///   playout starts `target` ms after that arrival.
 /// * Target delay: for each primary arrival the relative delay `arrival − pts` is recorded; the
-///   target covers the 95th percentile minus the minimum over the last 100 arrivals, plus one
+///   target covers the 95th percentile minus the minimum over the last 100 arrivals (at most 4 s), plus one
 ///   frame for the playout granularity, rounded up to 20 ms. Increases apply at once; decreases
-///   halve the gap once per second. Redundant copies never feed the estimate.
+///   halve the gap every 500 ms. Redundant copies never feed the estimate.
 /// * A missing frame while nothing later is buffered is *held*: concealed without advancing,
 ///   since the stream may be late. If the next thing to arrive is a later frame, the missing
 ///   one was lost and the concealment already played stands in for it (the cursor skips it, so
@@ -157,8 +160,8 @@ pub struct JitterBuffer {
     last_units: u32,
     /// Time reference of relative delays, set on lock.
     epoch: Option<Instant>,
-    /// Recent relative delays (ms) of primary arrivals.
-    rel: VecDeque<i64>,
+    /// Recent primary arrivals: (arrival, relative delay), ms since the epoch.
+    rel: VecDeque<(i64, i64)>,
     /// Scratch space for the percentile.
     scratch: Vec<i64>,
     last_rel: Option<i64>,
@@ -408,7 +411,14 @@ impl JitterBuffer {
         if self.rel.len() == ARRIVAL_WINDOW {
             self.rel.pop_front();
         }
-        self.rel.push_back(rel);
+        while self
+            .rel
+            .front()
+            .is_some_and(|&(at, _)| at < arrival - ARRIVAL_WINDOW_MS)
+        {
+            self.rel.pop_front();
+        }
+        self.rel.push_back((arrival, rel));
         self.update_target(now);
     }
 
@@ -427,7 +437,7 @@ impl JitterBuffer {
     /// within the bounds (None before any arrival).
     fn wanted_ms(&mut self) -> Option<u32> {
         self.scratch.clear();
-        self.scratch.extend(self.rel.iter().copied());
+        self.scratch.extend(self.rel.iter().map(|&(_, rel)| rel));
         self.scratch.sort_unstable();
         let &lowest = self.scratch.first()?;
         let idx = ((self.scratch.len() - 1) as f64 * PERCENTILE).round() as usize;
@@ -925,6 +935,24 @@ mod tests {
         }
         let st = jb.stats();
         assert_eq!((st.frame_ms, st.target_delay_ms), (20, 20), "{st:?}");
+    }
+
+    #[test]
+    fn delay_of_a_past_queue_leaves_the_estimate_within_seconds() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::with_delays_ms(60, 1200);
+        let mut outs = Vec::new();
+        // 2 s on time, then 20 frames held by a queue and released 900 ms late, then on time.
+        for i in 0..150u32 {
+            let late = if (33..53).contains(&i) { 900 } else { 0 };
+            let now = t0 + Duration::from_millis(u64::from(i) * 60 + late);
+            jb.insert(now, i * 60, &[0x58, 0], false);
+            outs.push(pop(&mut jb, t0 + Duration::from_millis(u64::from(i) * 60)));
+        }
+        let st = jb.stats();
+        // 100 arrivals after the episode (6 s) the 900 ms spread is forgotten; with a 100-arrival
+        // window alone it would not be.
+        assert!(st.target_delay_ms <= 300, "{st:?}");
     }
 
     #[test]
