@@ -70,6 +70,13 @@ impl AudioShared {
         let ns = self.last_tick_ns.load(Ordering::Acquire);
         (ns != 0).then(|| clock_base() + Duration::from_nanos(ns) + TICK)
     }
+    /// Records a tick at `at`, as the thread does (tests of the tick-timed callers).
+    #[cfg(test)]
+    pub(crate) fn note_tick(&self, at: Instant) {
+        let ns = at.saturating_duration_since(clock_base()).as_nanos().max(1);
+        self.last_tick_ns
+            .store(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Release);
+    }
     /// Whether the audio thread ended because an [`AudioIo`] callback panicked.
     pub fn panicked(&self) -> bool {
         self.panicked.load(Ordering::Acquire)

@@ -255,6 +255,7 @@ impl Controller {
             tg_shared: self.tg_shared.clone(),
             preprocessed: s.preprocessed.take(),
             mic_muted: s.mic_muted,
+            audio_clock: self.audio_shared.clone(),
         };
         let engine = std::thread::Builder::new()
             .name("tgvoip-tgcalls".into())

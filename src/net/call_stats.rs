@@ -1,11 +1,11 @@
 //! Bookkeeping both engines share: traffic counters by network kind, signal bars averaged over
-//! 4 s, and keeping the playback ring topped up from the receiver. Protocol-agnostic: the
-//! engines feed it their loss figures.
+//! 4 s, and keeping the playback ring topped up from the receiver in step with the audio
+//! thread's ticks. Protocol-agnostic: the engines feed it their loss figures.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::api::{NetworkType, TrafficStats};
-use crate::audio::{ChunkProducer, CHUNK_SAMPLES};
+use crate::audio::{AudioShared, ChunkProducer, CHUNK_SAMPLES};
 use crate::media::{AudioReceiver, ReceiverStats};
 
 /// Adds `sent` and `recvd` bytes to the mobile or the Wi-Fi counters, as 2.4.4 splits them.
@@ -20,21 +20,55 @@ pub fn count_traffic(t: &mut TrafficStats, network: NetworkType, sent: usize, re
     }
 }
 
-/// Decodes chunks into the playback ring until `fill` chunks are queued for the audio thread.
+/// How long after an audio tick an engine wakes to send the chunk just captured.
+pub const CAPTURE_LAG: Duration = Duration::from_millis(1);
+/// How long before an audio tick the chunk it plays is decoded: margin for a late wake-up (a
+/// miss costs one chunk of silence), instead of the chunk waiting a whole tick in the ring.
+pub const PLAYBACK_LEAD: Duration = Duration::from_millis(6);
+
+/// Decodes chunks into the playback ring until `fill` chunks are queued for the audio thread;
+/// the last of them only [`PLAYBACK_LEAD`] before the tick that plays it (once the audio
+/// thread has ticked: before that, all `fill` at once).
 pub fn top_up_playback(
     receiver: &mut AudioReceiver,
     playback: &mut ChunkProducer,
     capacity: usize,
     fill: usize,
+    clock: &AudioShared,
     now: Instant,
     chunk: &mut [i16; CHUNK_SAMPLES],
 ) {
+    let fill = match clock.next_tick() {
+        Some(tick) if now + PLAYBACK_LEAD < tick => fill.saturating_sub(1),
+        _ => fill,
+    };
     while capacity - playback.free_chunks() < fill {
         receiver.next_chunk(now, chunk);
         if !playback.push_chunk(chunk) {
             break;
         }
     }
+}
+
+/// How long an engine may sleep (at most `limit`) before the audio thread needs it: until just
+/// after the next tick, to send its capture, and until just before it while the chunk it plays
+/// is still owed (`queued` of `fill` chunks in the ring; at once if that moment has passed).
+pub fn audio_wake(
+    clock: &AudioShared,
+    queued: usize,
+    fill: usize,
+    now: Instant,
+    limit: Duration,
+) -> Duration {
+    let Some(tick) = clock.next_tick() else {
+        return limit;
+    };
+    let mut wake = limit.min((tick + CAPTURE_LAG).saturating_duration_since(now));
+    if queued < fill {
+        let due = tick.checked_sub(PLAYBACK_LEAD).unwrap_or(tick);
+        wake = wake.min(due.saturating_duration_since(now));
+    }
+    wake
 }
 
 /// Signal bars (0..=4): one reading a second from state, send loss and receive loss, reported
@@ -97,6 +131,51 @@ impl SignalBars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engines_wake_around_the_audio_ticks() {
+        let clock = AudioShared::default();
+        let limit = Duration::from_millis(10);
+        assert_eq!(
+            audio_wake(&clock, 0, 1, Instant::now(), limit),
+            limit,
+            "no tick yet"
+        );
+        // (Tick times are kept relative to a reference taken at the first tick.)
+        clock.note_tick(Instant::now());
+        std::thread::sleep(Duration::from_millis(5));
+        let now = Instant::now();
+        // Ticked 4 ms ago: the next tick is 16 ms away. A chunk is owed: wake 6 ms before it.
+        clock.note_tick(now - Duration::from_millis(4));
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let owed = audio_wake(&clock, 0, 1, now, Duration::from_millis(50));
+        assert!((ms(owed) - 10.0).abs() < 0.01, "{owed:?}");
+        // Nothing owed: wake just after the tick, for its capture.
+        let after = audio_wake(&clock, 1, 1, now, Duration::from_millis(50));
+        assert!((ms(after) - 17.0).abs() < 0.01, "{after:?}");
+        assert_eq!(audio_wake(&clock, 1, 1, now, limit), limit);
+        // The owed moment has passed: at once.
+        let late = now + Duration::from_millis(12);
+        assert_eq!(audio_wake(&clock, 0, 1, late, limit), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_last_chunk_is_decoded_just_before_its_tick() {
+        let clock = AudioShared::default();
+        clock.note_tick(Instant::now());
+        let mut rx = AudioReceiver::new(1).expect("receiver");
+        let (mut tx, _rx) = crate::audio::chunk_ring(4);
+        let mut chunk = [0i16; CHUNK_SAMPLES];
+        let now = Instant::now();
+        clock.note_tick(now);
+        // Right after a tick: one chunk short of the fill.
+        top_up_playback(&mut rx, &mut tx, 4, 2, &clock, now, &mut chunk);
+        assert_eq!(4 - tx.free_chunks(), 1);
+        // Within the lead of the next tick: the full fill.
+        let soon = now + Duration::from_millis(15);
+        top_up_playback(&mut rx, &mut tx, 4, 2, &clock, soon, &mut chunk);
+        assert_eq!(4 - tx.free_chunks(), 2);
+    }
 
     #[test]
     fn bars_average_the_last_four_readings() {

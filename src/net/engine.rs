@@ -24,11 +24,6 @@ use super::udp::RECV_BUFFER;
 
 /// Longest the engine sleeps, so audio rings are serviced at least this often.
 const MAX_SLEEP: Duration = Duration::from_millis(10);
-/// How long after an audio tick the loop wakes to send the chunk just captured.
-const CAPTURE_LAG: Duration = Duration::from_millis(1);
-/// How long before an audio tick the chunk it plays is decoded: margin for a late wake-up (a
-/// miss costs one chunk of silence), instead of the chunk waiting a whole tick in the ring.
-const PLAYBACK_LEAD: Duration = Duration::from_millis(6);
 /// Chunks kept queued for the audio thread to play (40 ms); 20 ms on a clean link whose jitter
 /// minimum is at most one 60 ms frame (the engine wakes at least every 10 ms).
 const PLAYBACK_FILL: usize = 2;
@@ -295,21 +290,14 @@ impl Engine {
                 next_snapshot = now + SNAPSHOT_INTERVAL;
             }
             let now = Instant::now();
-            let mut wake = self
+            let wake = self
                 .session
                 .poll_timeout()
                 .map_or(MAX_SLEEP, |t| t.saturating_duration_since(now))
                 .min(MAX_SLEEP);
-            if let Some(tick) = self.audio_clock.next_tick() {
-                // Just after the tick for its capture; just before it to decode the chunk it
-                // plays, if that is still owed (at once if that moment has passed).
-                wake = wake.min((tick + CAPTURE_LAG).saturating_duration_since(now));
-                let queued = self.playback_capacity - self.playback.free_chunks();
-                if queued < st.playback_fill {
-                    let due = tick.checked_sub(PLAYBACK_LEAD).unwrap_or(tick);
-                    wake = wake.min(due.saturating_duration_since(now));
-                }
-            }
+            let queued = self.playback_capacity - self.playback.free_chunks();
+            let wake =
+                call_stats::audio_wake(&self.audio_clock, queued, st.playback_fill, now, wake);
             if let Some(msg) = self.transport.take_proxy_failure() {
                 self.session
                     .fail_transport(crate::api::CallError::Proxy, msg);
@@ -421,18 +409,14 @@ impl Engine {
         }
     }
 
-    /// Keeps a small backlog of decoded chunks ready for the audio thread. The last chunk of
-    /// the backlog is decoded only [`PLAYBACK_LEAD`] before the tick that plays it.
+    /// Keeps a small backlog of decoded chunks ready for the audio thread.
     fn pump_playback(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES], fill: usize) {
-        let fill = match self.audio_clock.next_tick() {
-            Some(tick) if now + PLAYBACK_LEAD < tick => fill.saturating_sub(1),
-            _ => fill,
-        };
         call_stats::top_up_playback(
             &mut self.receiver,
             &mut self.playback,
             self.playback_capacity,
             fill,
+            &self.audio_clock,
             now,
             chunk,
         );

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::api::{CallError, CallState, NetworkType, TrafficStats};
-use crate::audio::{ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
+use crate::audio::{AudioShared, ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
 use crate::media::{AudioReceiver, AudioSender, BitrateController, SendFeedback};
 use crate::session::tgcalls::{CallEvent, TgcallsCall};
 
-use super::call_stats::{count_traffic, top_up_playback, SignalBars};
+use super::call_stats::{audio_wake, count_traffic, top_up_playback, SignalBars};
 use super::engine::{EngineShared, LimitsFn, Notice, PreprocessedSink, Snapshot};
 use super::udp::RECV_BUFFER;
 
@@ -97,6 +97,8 @@ pub struct TgcallsEngine {
     pub tg_shared: Arc<TgcallsShared>,
     /// Receives the outgoing audio as the peer will hear it.
     pub preprocessed: Option<PreprocessedSink>,
+    /// The audio thread's tick clock (see `call_stats::audio_wake`).
+    pub audio_clock: Arc<AudioShared>,
     /// Start muted.
     pub mic_muted: bool,
 }
@@ -161,6 +163,7 @@ impl TgcallsEngine {
                 &mut self.playback,
                 self.playback_capacity,
                 PLAYBACK_FILL,
+                &self.audio_clock,
                 now,
                 &mut chunk,
             );
@@ -177,11 +180,14 @@ impl TgcallsEngine {
                 self.publish(&st);
                 next_snapshot = now + SNAPSHOT_INTERVAL;
             }
+            let now = Instant::now();
             let wake = self
                 .call
                 .poll_timeout()
-                .map_or(MAX_SLEEP, |t| t.saturating_duration_since(Instant::now()))
+                .map_or(MAX_SLEEP, |t| t.saturating_duration_since(now))
                 .min(MAX_SLEEP);
+            let queued = self.playback_capacity - self.playback.free_chunks();
+            let wake = audio_wake(&self.audio_clock, queued, PLAYBACK_FILL, now, wake);
             self.wait_readable(wake);
         }
         let now = Instant::now();
