@@ -77,6 +77,11 @@ impl AudioShared {
         self.last_tick_ns
             .store(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Release);
     }
+    /// Counts an underrun, as the thread does (tests of the tick-timed callers).
+    #[cfg(test)]
+    pub(crate) fn note_underrun(&self) {
+        self.playback_underruns.fetch_add(1, Ordering::Relaxed);
+    }
     /// Whether the audio thread ended because an [`AudioIo`] callback panicked.
     pub fn panicked(&self) -> bool {
         self.panicked.load(Ordering::Acquire)

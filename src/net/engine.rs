@@ -18,7 +18,7 @@ use crate::media::{
 use crate::session::{Event, Session, SessionStats};
 use crate::sync::Mutex;
 
-use super::call_stats::{self, SignalBars};
+use super::call_stats::{self, PlaybackPacer, SignalBars};
 use super::transport::{Incoming, Transport};
 use super::udp::RECV_BUFFER;
 
@@ -203,6 +203,8 @@ struct LoopState {
     pending_frames: Vec<EncodedFrame>,
     /// 60 ms frames per packet now (1 toward libtgvoip).
     frames_per_packet: usize,
+    /// Times decoding and wake-ups to the audio thread's ticks.
+    pacer: PlaybackPacer,
 }
 
 impl Engine {
@@ -234,6 +236,7 @@ impl Engine {
             playback_fill: PLAYBACK_FILL,
             pending_frames: Vec::with_capacity(MAX_FRAMES_PER_PACKET as usize),
             frames_per_packet: 1,
+            pacer: PlaybackPacer::new(Arc::clone(&self.audio_clock)),
         };
         self.update_min_delay(&mut st);
         let mut buf = vec![0u8; RECV_BUFFER];
@@ -275,7 +278,7 @@ impl Engine {
             self.session.handle_timeout(now);
             self.pump_capture(now, &mut chunk, &mut st);
             self.drain_events(now, &mut st);
-            self.pump_playback(now, &mut chunk, st.playback_fill);
+            self.pump_playback(now, &mut chunk, &mut st);
             self.flush_transmits(&mut st);
             if now >= next_control {
                 self.update_bitrate(now, &mut st);
@@ -296,8 +299,7 @@ impl Engine {
                 .map_or(MAX_SLEEP, |t| t.saturating_duration_since(now))
                 .min(MAX_SLEEP);
             let queued = self.playback_capacity - self.playback.free_chunks();
-            let wake =
-                call_stats::audio_wake(&self.audio_clock, queued, st.playback_fill, now, wake);
+            let wake = st.pacer.wake(queued, st.playback_fill, now, wake);
             if let Some(msg) = self.transport.take_proxy_failure() {
                 self.session
                     .fail_transport(crate::api::CallError::Proxy, msg);
@@ -410,13 +412,17 @@ impl Engine {
     }
 
     /// Keeps a small backlog of decoded chunks ready for the audio thread.
-    fn pump_playback(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES], fill: usize) {
-        call_stats::top_up_playback(
+    fn pump_playback(
+        &mut self,
+        now: Instant,
+        chunk: &mut [i16; CHUNK_SAMPLES],
+        st: &mut LoopState,
+    ) {
+        st.pacer.top_up(
             &mut self.receiver,
             &mut self.playback,
             self.playback_capacity,
-            fill,
-            &self.audio_clock,
+            st.playback_fill,
             now,
             chunk,
         );

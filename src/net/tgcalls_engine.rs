@@ -15,7 +15,7 @@ use crate::audio::{AudioShared, ChunkConsumer, ChunkProducer, CHUNK_SAMPLES};
 use crate::media::{AudioReceiver, AudioSender, BitrateController, SendFeedback};
 use crate::session::tgcalls::{CallEvent, TgcallsCall};
 
-use super::call_stats::{audio_wake, count_traffic, top_up_playback, SignalBars};
+use super::call_stats::{count_traffic, PlaybackPacer, SignalBars};
 use super::engine::{EngineShared, LimitsFn, Notice, PreprocessedSink, Snapshot};
 use super::udp::RECV_BUFFER;
 
@@ -97,7 +97,7 @@ pub struct TgcallsEngine {
     pub tg_shared: Arc<TgcallsShared>,
     /// Receives the outgoing audio as the peer will hear it.
     pub preprocessed: Option<PreprocessedSink>,
-    /// The audio thread's tick clock (see `call_stats::audio_wake`).
+    /// The audio thread's tick clock (see `call_stats::PlaybackPacer`).
     pub audio_clock: Arc<AudioShared>,
     /// Start muted.
     pub mic_muted: bool,
@@ -144,6 +144,7 @@ impl TgcallsEngine {
         let mut next_control = start + CONTROL_INTERVAL;
         let mut next_bars = start + BARS_INTERVAL;
         let mut next_snapshot = start;
+        let mut pacer = PlaybackPacer::new(Arc::clone(&self.audio_clock));
         'run: loop {
             loop {
                 match self.commands.try_recv() {
@@ -158,12 +159,11 @@ impl TgcallsEngine {
             self.call.handle_timeout(now);
             self.pump_capture(now, &mut chunk, &mut st);
             self.drain_events(now, &mut st);
-            top_up_playback(
+            pacer.top_up(
                 &mut self.receiver,
                 &mut self.playback,
                 self.playback_capacity,
                 PLAYBACK_FILL,
-                &self.audio_clock,
                 now,
                 &mut chunk,
             );
@@ -187,7 +187,7 @@ impl TgcallsEngine {
                 .map_or(MAX_SLEEP, |t| t.saturating_duration_since(now))
                 .min(MAX_SLEEP);
             let queued = self.playback_capacity - self.playback.free_chunks();
-            let wake = audio_wake(&self.audio_clock, queued, PLAYBACK_FILL, now, wake);
+            let wake = pacer.wake(queued, PLAYBACK_FILL, now, wake);
             self.wait_readable(wake);
         }
         let now = Instant::now();
