@@ -17,7 +17,6 @@ received; 2 on bad arguments.
 is written empty. --mute-at calls set_mic_mute, which 2.4.4 ignores in callback-audio builds.
 """
 
-import faulthandler
 import json
 import os
 import resource
@@ -262,17 +261,12 @@ def main():
     sys.stderr.flush()
     rc = 0 if peer.nonsilent else 1
 
-    # Ending a pytgvoip call means destroying the controller (Stop() runs in the destructor, with the
-    # GIL held while the audio threads may wait for it: api.md 5.1). Everything is printed already;
-    # a hang is reported (faulthandler's watchdog is a C thread: it needs no GIL) and ends the process.
-    sys.stderr.write("tgvoip-call: destroying the controller\n")
-    sys.stderr.flush()
-    faulthandler.dump_traceback_later(5, exit=True)
+    # Ending a pytgvoip call would mean destroying the controller, but Stop() runs in the
+    # destructor with the GIL held while the audio threads may wait for it (api.md 5.1): it can
+    # deadlock (seen in CI: stuck in "before delete audioIO"). Everything is written already, so
+    # the process ends without it; the OS closes the socket, which is all the peer sees of an
+    # ended 2.4.4 call anyway.
     ctl.call_state_changed_handlers.clear()
-    del ctl
-    faulthandler.cancel_dump_traceback_later()
-    sys.stderr.write("tgvoip-call: controller destroyed\n")
-    sys.stderr.flush()
     os._exit(rc)
 
 
