@@ -136,7 +136,10 @@ int main(int argc, char** argv) {
     CHECK(a.stop_in_cb == TGVOIP_E_WOULD_DEADLOCK && a.free_in_cb == TGVOIP_E_WOULD_DEADLOCK);
     CHECK_ST(tgvoip_controller_get_stats(caller, &stats), TGVOIP_OK);
     CHECK(stats.bytes_sent_wifi > 10000 && stats.bytes_recvd_wifi > 10000);
-    CHECK(a.preprocessed_calls > 10 && a.preprocessed_samples == 2880);
+    /* one call per outgoing frame: 60 ms (2880 samples), or 20 ms (960) between two
+       tgvoip-rs peers on a clean link, as here */
+    CHECK(a.preprocessed_calls > 10 &&
+          (a.preprocessed_samples == 960 || a.preprocessed_samples == 2880));
     /* caller heard the callee (native I/O play queue) */
     {
         double rms = a.heard_samples ? sqrt(a.heard_energy / a.heard_samples) : 0;

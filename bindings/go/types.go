@@ -150,7 +150,8 @@ type Callbacks struct {
 // AudioCallbacks exchange PCM (s16, 48 kHz, mono) with the call. Input and Output run on the
 // library's real-time audio thread every 20 ms with 960 samples: fill (Input) or read (Output)
 // the slice and return quickly, without allocating, locking or blocking. Preprocessed runs on
-// the engine thread with each outgoing 60 ms packet as the peer will hear it (2880 samples).
+// the engine thread with each outgoing frame as the peer will hear it (2880 samples for 60 ms
+// frames; 960 for the 20 ms frames used toward a tgvoip-rs peer on a clean link).
 // The slice aliases library memory: it is valid only during the call, never keep it.
 type AudioCallbacks struct {
 	// Input fills buf (pre-zeroed) with microphone audio.

@@ -4,7 +4,8 @@
 //! callback thread ("tgvoip-callbacks"), strictly ordered (and once synchronously, on the caller's
 //! thread, inside `tgvoip_controller_set_callbacks`); audio `input` and `output` on the real-time
 //! audio thread ("tgvoip-audio") every 20 ms with 960 samples; `preprocessed` on the engine thread
-//! ("tgvoip-engine") with each outgoing 60 ms packet decoded (2880 samples). When
+//! ("tgvoip-engine") with each outgoing frame decoded: 2880 samples for the 60 ms frames 2.4.4
+//! always sends, 960 for the 20 ms frames used toward a tgvoip-rs peer on a clean link. When
 //! `tgvoip_controller_stop` returns none of them runs again.
 
 use std::collections::HashMap;
