@@ -70,12 +70,16 @@ impl AudioShared {
         let ns = self.last_tick_ns.load(Ordering::Acquire);
         (ns != 0).then(|| clock_base() + Duration::from_nanos(ns) + TICK)
     }
+    /// Records that a tick ran at `at` (`base` is [`CLOCK_BASE`], read once by the thread).
+    fn store_tick(&self, at: Instant, base: Instant) {
+        let ns = at.saturating_duration_since(base).as_nanos().max(1);
+        self.last_tick_ns
+            .store(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Release);
+    }
     /// Records a tick at `at`, as the thread does (tests of the tick-timed callers).
     #[cfg(test)]
     pub(crate) fn note_tick(&self, at: Instant) {
-        let ns = at.saturating_duration_since(clock_base()).as_nanos().max(1);
-        self.last_tick_ns
-            .store(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Release);
+        self.store_tick(at, clock_base());
     }
     /// Counts an underrun, as the thread does (tests of the tick-timed callers).
     #[cfg(test)]
@@ -218,10 +222,7 @@ fn run_loop(
                     &mut capture_buf,
                     &mut playback_buf,
                 );
-                let ns = now.saturating_duration_since(base).as_nanos().max(1);
-                shared
-                    .last_tick_ns
-                    .store(u64::try_from(ns).unwrap_or(u64::MAX), Ordering::Release);
+                shared.store_tick(now, base);
                 schedule.advance();
             }
         }

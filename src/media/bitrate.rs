@@ -155,8 +155,9 @@ pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
 /// * **Congestion control on a wire budget.** The controller keeps a budget of bits per second
 ///   on the wire (headers included). A queue building up at a bottleneck shows as the recent RTT
 ///   rising above the base (minimum) RTT (less the peer's ack holding, see
-///   [`set_ack_delay`](Self::set_ack_delay)), or sooner as the wait of acks still outstanding
-///   (`ack_stall`: in an outage the RTT samples stop before they show the queue). Above 250 ms
+///   [`set_ack_delay`](Self::set_ack_delay)), or, once it shows a severe queue, as the wait of
+///   acks still outstanding (`ack_stall`: in an outage the RTT samples stop before they show
+///   the queue). Above 250 ms
 ///   the budget is cut by 25 % (not under the floor from the peer's incoming rate,
 ///   [`set_cut_floor`](Self::set_cut_floor)); above 600 ms, or when loss passes 50 %, it is
 ///   halved or set to that floor if lower; at most once per base RTT. Below 100 ms it grows by
@@ -890,7 +891,7 @@ mod tests {
         t += Duration::from_millis(300);
         c.update(t, &f);
         assert!(c.budget_bps() < start * 0.7, "{}", c.budget_bps());
-        // A stall of one peer packet interval is no queue.
+        // A stall that lost packets or acks explain (base + slack + 200 ms) is no queue.
         let mut c = BitrateController::new(limits());
         f.ack_stall = Some(Duration::from_millis(50 + 200 + 200));
         t += Duration::from_millis(300);

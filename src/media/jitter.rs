@@ -122,9 +122,9 @@ enum State {
 /// * On the first primary frame (or after a reset) the cursor locks `target` ms before it, so
 ///   playout starts `target` ms after that arrival.
 /// * Target delay: for each primary arrival the relative delay `arrival − pts` is recorded; the
-///   target covers the 95th percentile minus the minimum over the last 100 arrivals (at most 4 s), plus one
-///   frame for the playout granularity, rounded up to 20 ms. Increases apply at once; decreases
-///   halve the gap every 500 ms. Redundant copies never feed the estimate.
+///   target covers the 95th percentile minus the minimum over the last 100 arrivals (at most
+///   4 s), plus one frame for the playout granularity, rounded up to 20 ms. Increases apply at
+///   once; decreases halve the gap every 500 ms. Redundant copies never feed the estimate.
 /// * A missing frame while nothing later is buffered is *held*: concealed without advancing,
 ///   since the stream may be late. If the next thing to arrive is a later frame, the missing
 ///   one was lost and the concealment already played stands in for it (the cursor skips it, so
@@ -916,8 +916,8 @@ mod tests {
     fn a_switch_to_shorter_frames_lowers_the_target_at_once() {
         let t0 = Instant::now();
         let mut jb = JitterBuffer::with_delays_ms(20, 600);
-        // Three 60 ms frames (CELT FB 20 ms TOC code 3 would be 60: use SILK WB 60 ms, 0x58),
-        // each sent once fully captured, then 20 ms frames (0x48) sent 40 ms sooner.
+        // Three 60 ms frames (TOC 0x58: SILK wideband 60 ms), each sent once fully captured,
+        // then 20 ms frames (0x48: SILK wideband 20 ms), each sent 40 ms sooner after its pts.
         let mut t = 0u64;
         for i in 0..3u32 {
             t = u64::from(i) * 60 + 60;
@@ -941,13 +941,12 @@ mod tests {
     fn delay_of_a_past_queue_leaves_the_estimate_within_seconds() {
         let t0 = Instant::now();
         let mut jb = JitterBuffer::with_delays_ms(60, 1200);
-        let mut outs = Vec::new();
         // 2 s on time, then 20 frames held by a queue and released 900 ms late, then on time.
         for i in 0..150u32 {
             let late = if (33..53).contains(&i) { 900 } else { 0 };
             let now = t0 + Duration::from_millis(u64::from(i) * 60 + late);
             jb.insert(now, i * 60, &[0x58, 0], false);
-            outs.push(pop(&mut jb, t0 + Duration::from_millis(u64::from(i) * 60)));
+            pop(&mut jb, t0 + Duration::from_millis(u64::from(i) * 60));
         }
         let st = jb.stats();
         // 100 arrivals after the episode (6 s) the 900 ms spread is forgotten; with a 100-arrival

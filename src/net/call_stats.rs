@@ -22,10 +22,10 @@ pub fn count_traffic(t: &mut TrafficStats, network: NetworkType, sent: usize, re
 }
 
 /// How long after an audio tick an engine wakes to send the chunk just captured.
-pub const CAPTURE_LAG: Duration = Duration::from_millis(1);
+const CAPTURE_LAG: Duration = Duration::from_millis(1);
 /// How long before an audio tick the chunk it plays is decoded, at first: margin for a late
 /// wake-up, instead of the chunk waiting a whole tick in the ring.
-pub const PLAYBACK_LEAD: Duration = Duration::from_millis(6);
+const PLAYBACK_LEAD: Duration = Duration::from_millis(6);
 /// Lead added for each tick the audio thread found nothing to play (a busy machine wakes the
 /// engine late), up to a whole tick.
 const LEAD_STEP: Duration = Duration::from_millis(4);

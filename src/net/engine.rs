@@ -25,7 +25,8 @@ use super::udp::RECV_BUFFER;
 /// Longest the engine sleeps, so audio rings are serviced at least this often.
 const MAX_SLEEP: Duration = Duration::from_millis(10);
 /// Chunks kept queued for the audio thread to play (40 ms); 20 ms on a clean link whose jitter
-/// minimum is at most one 60 ms frame (the engine wakes at least every 10 ms).
+/// minimum is at most one 60 ms frame. The last of them is decoded only shortly before the
+/// tick that plays it (`call_stats::PlaybackPacer`).
 const PLAYBACK_FILL: usize = 2;
 const PLAYBACK_FILL_LOW: usize = 1;
 /// How often bitrate decisions are made (every 100 ms caught more short RTT spikes and cut EDGE

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::delay_stats::DelayTracker;
+use crate::wire::seq_gt;
 
 /// An audio packet not yet acknowledged.
 #[derive(Debug, Clone, Copy)]
@@ -89,17 +90,7 @@ impl SendStats {
     /// queue, which the RTT shows, and was not lost.
     pub fn on_acked(&mut self, now: Instant, seq: u32, direct: bool) {
         self.roll(now);
-        if let Some(pos) = self.expired.iter().position(|&(s, _)| s == seq) {
-            if let Some((_, second)) = self.expired.remove(pos) {
-                if let Some(b) = self.buckets.iter_mut().find(|b| b.second == second) {
-                    b.lost = b.lost.saturating_sub(1);
-                    b.acked += 1;
-                }
-                self.lost_total = self.lost_total.saturating_sub(1);
-            }
-            return;
-        }
-        if let Some(pos) = self.in_flight.iter().position(|p| p.seq == seq) {
+        if let Some(pos) = find_seq(&self.in_flight, seq, |p| p.seq) {
             if let Some(p) = self.in_flight.remove(pos) {
                 self.newest_acked_sent =
                     Some(self.newest_acked_sent.map_or(p.sent, |t| t.max(p.sent)));
@@ -115,6 +106,14 @@ impl SendStats {
                         None => sample,
                     });
                 }
+            }
+        } else if let Some(pos) = find_seq(&self.expired, seq, |&(s, _)| s) {
+            if let Some((_, second)) = self.expired.remove(pos) {
+                if let Some(b) = self.buckets.iter_mut().find(|b| b.second == second) {
+                    b.lost = b.lost.saturating_sub(1);
+                    b.acked += 1;
+                }
+                self.lost_total = self.lost_total.saturating_sub(1);
             }
         }
     }
@@ -208,6 +207,14 @@ impl SendStats {
             self.buckets.pop_front();
         }
     }
+}
+
+/// Position of `seq` in a queue kept in sending order (ascending, wrap-aware sequence numbers):
+/// a binary search, since acks (an ack id and up to 32 mask bits per packet) are looked up on
+/// every received packet.
+fn find_seq<T>(queue: &VecDeque<T>, seq: u32, seq_of: impl Fn(&T) -> u32) -> Option<usize> {
+    let pos = queue.partition_point(|x| seq_gt(seq, seq_of(x)));
+    queue.get(pos).filter(|x| seq_of(x) == seq).map(|_| pos)
 }
 
 #[cfg(test)]
