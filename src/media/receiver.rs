@@ -52,8 +52,6 @@ pub struct ReceiverStats {
 
 /// Largest target delay the jitter buffer may adapt to, frames (600 ms, as 2.4.4).
 pub const MAX_DELAY_FRAMES: u32 = 10;
-/// Cross-fade length when switching between the main and the redundancy decoder (5 ms).
-const FADE_SAMPLES: usize = 240;
 /// Largest decoded frame: 120 ms (the longest Opus packet).
 const MAX_DECODE: usize = 5760;
 /// Decoded samples not yet handed out, at most (two longest frames and a chunk).
@@ -71,13 +69,6 @@ const SAMPLES_PER_MS: usize = SAMPLE_RATE as usize / 1000;
 /// Segment kinds remembered for the pending audio.
 const MAX_SEGMENTS: usize = 32;
 
-/// Which decoder produced the previous frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dec {
-    Main,
-    Redundant,
-}
-
 /// The incoming audio pipeline of one stream.
 ///
 /// Frames come from the [`JitterBuffer`] (any Opus duration) and are decoded into a queue of
@@ -90,8 +81,6 @@ enum Dec {
 pub struct AudioReceiver {
     jitter: JitterBuffer,
     main: Decoder,
-    redundant_dec: Decoder,
-    last_dec: Dec,
     /// Decode scratch.
     frame: Box<[i16; MAX_DECODE]>,
     /// Decoded samples not yet handed out: `pending[start..end]`.
@@ -100,8 +89,6 @@ pub struct AudioReceiver {
     end: usize,
     /// Kinds of the pending samples, oldest first: (samples, kind).
     segments: VecDeque<(usize, ChunkKind)>,
-    /// Scratch for the cross-fade source.
-    fade: Box<[i16; FADE_SAMPLES]>,
     tsm: Compressor,
     received: bool,
     /// Ring of buffered totals (ms) right after each load.
@@ -125,14 +112,11 @@ impl AudioReceiver {
         Ok(AudioReceiver {
             jitter: JitterBuffer::new(min_delay_frames, MAX_DELAY_FRAMES),
             main: Decoder::new()?,
-            redundant_dec: Decoder::new()?,
-            last_dec: Dec::Main,
             frame: Box::new([0; MAX_DECODE]),
             pending: Box::new([0; PENDING_CAP]),
             start: 0,
             end: 0,
             segments: VecDeque::with_capacity(MAX_SEGMENTS),
-            fade: Box::new([0; FADE_SAMPLES]),
             tsm: Compressor::new(),
             received: false,
             occupancy: [0; EXCESS_WINDOW],
@@ -241,36 +225,31 @@ impl AudioReceiver {
         let playout = self.jitter.pop(now);
         let frame = &mut self.frame[..];
         let mut kind = ChunkKind::Concealed;
-        let mut used = self.last_dec;
         let mut len = FRAME_SAMPLES;
+        // Primaries and redundant copies go through the one decoder: a copy continues the
+        // decoder state the primaries built, where a second decoder that only ever sees the
+        // scattered copies starts each of them from a stale state (measured: PESQ-WB 1.75 with
+        // a separate decoder, 2.71 with the main one, 8 kbps primary + 6 kbps copies, 20 % loss).
         let decoded = match playout {
             Playout::Frame {
                 data, redundant, ..
-            } => {
-                used = if redundant { Dec::Redundant } else { Dec::Main };
-                let dec = match used {
-                    Dec::Main => &mut self.main,
-                    Dec::Redundant => &mut self.redundant_dec,
-                };
-                match dec.decode(Some(data), frame, false) {
-                    Ok(n) => {
-                        kind = ChunkKind::Audio;
-                        len = n;
-                        self.frames_decoded += 1;
-                        if redundant {
-                            self.recovered_redundant += 1;
-                        }
-                        true
+            } => match self.main.decode(Some(data), frame, false) {
+                Ok(n) => {
+                    kind = ChunkKind::Audio;
+                    len = n;
+                    self.frames_decoded += 1;
+                    if redundant {
+                        self.recovered_redundant += 1;
                     }
-                    Err(_) => false,
+                    true
                 }
-            }
+                Err(_) => false,
+            },
             Playout::Missing {
                 next: Some(next),
                 samples,
                 ..
             } if packet_has_lbrr(next) => {
-                used = Dec::Main;
                 len = samples.clamp(CHUNK_SAMPLES, MAX_DECODE);
                 match self.main.decode(Some(next), &mut frame[..len], true) {
                     Ok(n) => {
@@ -293,30 +272,12 @@ impl AudioReceiver {
             }
         };
         if !decoded {
-            // PLC on the decoder that produced the previous frame; silence if even that fails.
-            used = self.last_dec;
-            let dec = match used {
-                Dec::Main => &mut self.main,
-                Dec::Redundant => &mut self.redundant_dec,
-            };
-            match dec.decode(None, &mut frame[..len], false) {
+            // PLC; silence if even that fails.
+            match self.main.decode(None, &mut frame[..len], false) {
                 Ok(n) => len = n,
                 Err(_) => frame[..len].fill(0),
             }
             kind = ChunkKind::Concealed;
-        }
-        if kind != ChunkKind::Silence && used != self.last_dec {
-            // Fade from the previous decoder's concealment into the new decoder's output.
-            let prev = match self.last_dec {
-                Dec::Main => &mut self.main,
-                Dec::Redundant => &mut self.redundant_dec,
-            };
-            if prev.decode(None, &mut self.fade[..], false).is_ok() {
-                crossfade(&self.fade[..], &mut self.frame[..FADE_SAMPLES.min(len)]);
-            }
-        }
-        if kind != ChunkKind::Silence {
-            self.last_dec = used;
         }
         let len = len.clamp(1, MAX_DECODE);
         self.push_pending(len, kind);
@@ -416,16 +377,6 @@ fn mean_square(pcm: &[i16]) -> f64 {
         return 0.0;
     }
     pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / pcm.len() as f64
-}
-
-/// Raised-cosine cross-fade from `from` into the first `from.len()` samples of `into`.
-fn crossfade(from: &[i16], into: &mut [i16]) {
-    let n = from.len().min(into.len());
-    for i in 0..n {
-        let w = 0.5 - 0.5 * (std::f32::consts::PI * (i as f32 + 0.5) / n as f32).cos();
-        let v = f32::from(from[i]) * (1.0 - w) + f32::from(into[i]) * w;
-        into[i] = v.round().clamp(-32768.0, 32767.0) as i16;
-    }
 }
 
 #[cfg(test)]
@@ -530,6 +481,59 @@ mod tests {
                 .count()
                 > 100
         );
+    }
+
+    /// Plays `frames` like [`play`] with redundancy and returns the audio.
+    fn play_pcm(frames: &[EncodedFrame], drop: &[usize]) -> Vec<i16> {
+        let mut rx = AudioReceiver::new(4).unwrap();
+        let t0 = Instant::now();
+        let mut out = [0i16; CHUNK_SAMPLES];
+        let mut pcm = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            let now = t0 + Duration::from_millis(i as u64 * 60);
+            if !drop.contains(&i) {
+                rx.insert(now, (i * 60) as u32, &f.primary, false);
+                let n = f.redundancy.len();
+                for (j, e) in f.redundancy.iter().enumerate() {
+                    if let Some(k) = (i + j + 1).checked_sub(n) {
+                        rx.insert(now, (k * 60) as u32, e, true);
+                    }
+                }
+            }
+            for _ in 0..3 {
+                rx.next_chunk(now, &mut out);
+                pcm.extend_from_slice(&out);
+            }
+        }
+        assert_eq!(rx.stats().recovered_redundant as usize, drop.len());
+        pcm
+    }
+
+    /// Normalised correlation of two equally long signals.
+    fn correlation(a: &[i16], b: &[i16]) -> f64 {
+        let dot = |x: &[i16], y: &[i16]| {
+            x.iter()
+                .zip(y)
+                .map(|(&p, &q)| f64::from(p) * f64::from(q))
+                .sum::<f64>()
+        };
+        dot(a, b) / (dot(a, a) * dot(b, b)).sqrt()
+    }
+
+    #[test]
+    fn recovered_copies_continue_the_stream() {
+        // Every fifth frame lost and played from the next frame's copy. Decoded in sequence by
+        // the one decoder, the copies follow the lossless playout closely (a decoder of their
+        // own, starting each copy from a stale state, made them audibly wrong).
+        let drop: Vec<usize> = (10..80).step_by(5).collect();
+        for (bitrate, min_corr) in [(7_000, 0.99), (16_000, 0.88)] {
+            let frames = encode(bitrate, 2);
+            let clean = play_pcm(&frames, &[]);
+            let lossy = play_pcm(&frames, &drop);
+            let c = correlation(&clean, &lossy);
+            eprintln!("{bitrate}: correlation {c:.3}");
+            assert!(c > min_corr, "{bitrate}: correlation {c:.3}");
+        }
     }
 
     #[test]
