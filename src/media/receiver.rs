@@ -402,33 +402,44 @@ mod tests {
             .collect()
     }
 
-    /// Feeds frames in real time (frame i at i*60 ms), skipping `drop`, and returns chunk kinds.
-    fn play(
+    /// Feeds frames in real time (frame i at i*60 ms) with their copies when `ec`, losing the
+    /// packets in `drop`, and hands each played chunk to `on_chunk`.
+    fn play_with(
         rx: &mut AudioReceiver,
         frames: &[EncodedFrame],
         drop: &[usize],
         ec: bool,
-    ) -> Vec<ChunkKind> {
+        mut on_chunk: impl FnMut(ChunkKind, &[i16]),
+    ) {
         let t0 = Instant::now();
         let mut out = [0i16; CHUNK_SAMPLES];
-        let mut kinds = Vec::new();
         for (i, f) in frames.iter().enumerate() {
             let now = t0 + Duration::from_millis(i as u64 * 60);
             if !drop.contains(&i) {
                 rx.insert(now, (i * 60) as u32, &f.primary, false);
-            }
-            if ec {
                 let n = f.redundancy.len();
-                for (j, e) in f.redundancy.iter().enumerate() {
+                for (j, e) in f.redundancy.iter().enumerate().filter(|_| ec) {
                     if let Some(k) = (i + j + 1).checked_sub(n) {
                         rx.insert(now, (k * 60) as u32, e, true);
                     }
                 }
             }
             for _ in 0..3 {
-                kinds.push(rx.next_chunk(now, &mut out));
+                let kind = rx.next_chunk(now, &mut out);
+                on_chunk(kind, &out);
             }
         }
+    }
+
+    /// [`play_with`], returning the chunk kinds.
+    fn play(
+        rx: &mut AudioReceiver,
+        frames: &[EncodedFrame],
+        drop: &[usize],
+        ec: bool,
+    ) -> Vec<ChunkKind> {
+        let mut kinds = Vec::new();
+        play_with(rx, frames, drop, ec, |k, _| kinds.push(k));
         kinds
     }
 
@@ -483,28 +494,13 @@ mod tests {
         );
     }
 
-    /// Plays `frames` like [`play`] with redundancy and returns the audio.
+    /// Plays `frames` with redundancy and returns the audio.
     fn play_pcm(frames: &[EncodedFrame], drop: &[usize]) -> Vec<i16> {
         let mut rx = AudioReceiver::new(4).unwrap();
-        let t0 = Instant::now();
-        let mut out = [0i16; CHUNK_SAMPLES];
         let mut pcm = Vec::new();
-        for (i, f) in frames.iter().enumerate() {
-            let now = t0 + Duration::from_millis(i as u64 * 60);
-            if !drop.contains(&i) {
-                rx.insert(now, (i * 60) as u32, &f.primary, false);
-                let n = f.redundancy.len();
-                for (j, e) in f.redundancy.iter().enumerate() {
-                    if let Some(k) = (i + j + 1).checked_sub(n) {
-                        rx.insert(now, (k * 60) as u32, e, true);
-                    }
-                }
-            }
-            for _ in 0..3 {
-                rx.next_chunk(now, &mut out);
-                pcm.extend_from_slice(&out);
-            }
-        }
+        play_with(&mut rx, frames, drop, true, |_, out| {
+            pcm.extend_from_slice(out)
+        });
         assert_eq!(rx.stats().recovered_redundant as usize, drop.len());
         pcm
     }

@@ -1,6 +1,6 @@
 //! Outgoing audio: gathers 20 ms chunks into 60 ms frames, encodes them with the primary Opus
-//! encoder and, when redundancy is on, with a second low-bitrate encoder whose recent output is
-//! attached to each frame.
+//! encoder and, when redundancy is on, attaches copies of the recent frames: a second, low-bitrate
+//! encoding of each, or the primary itself when the primary is that small.
 
 use std::collections::VecDeque;
 
@@ -33,7 +33,8 @@ pub struct EncodedFrame {
 }
 
 /// Bitrate of the secondary (redundancy) encoder at the start, bits per second (afterwards
-/// [`super::bitrate::secondary_bitrate`] of the primary bitrate: 8 kbps, or 6 kbps below 12).
+/// [`super::bitrate::secondary_bitrate`] of the primary bitrate: 8 kbps, or 6 kbps below 12;
+/// primaries of 8 kbps or less are sent as their own copies).
 pub const SECONDARY_BITRATE: i32 = 8_000;
 /// Largest secondary encoding (the wire carries 1-byte lengths; 2.4.4 uses 128-byte buffers).
 pub const MAX_SECONDARY_BYTES: usize = 128;
