@@ -671,9 +671,12 @@ impl Engine {
 /// stays near zero for the first seconds; the profiles and most radio links lose both ways
 /// alike); and on a mobile network before either says anything, at least [`MOBILE_LOSS_PRIOR`],
 /// so that the first seconds are protected instead of played unprotected until the loss shows.
+/// The receive loss stands in only up to [`MAX_RANDOM_LOSS`]: it sizes the protection, and
+/// from a handful of early frames (holds at the start count) it can read 60 %, which as a send
+/// loss would mean congestion and halve the budget.
 fn control_loss(send_loss: f64, rx_loss: f64, young: bool, no_evidence_on_mobile: bool) -> f64 {
     let loss = if young {
-        send_loss.max(rx_loss)
+        send_loss.max(rx_loss.min(MAX_RANDOM_LOSS))
     } else {
         send_loss
     };
@@ -698,5 +701,9 @@ mod tests {
         assert_eq!(control_loss(0.0, 0.0, true, true), MOBILE_LOSS_PRIOR);
         assert_eq!(control_loss(0.0, 0.0, true, false), 0.0);
         assert_eq!(control_loss(0.3, 0.0, true, true), 0.3);
+        // A receive loss high enough to read as congestion stands in only as random loss; a
+        // send loss that high is congestion.
+        assert_eq!(control_loss(0.0, 0.6, true, false), MAX_RANDOM_LOSS);
+        assert_eq!(control_loss(0.6, 0.0, true, false), 0.6);
     }
 }
