@@ -398,9 +398,9 @@ impl BitrateController {
         let max = f64::from(self.limits.max);
         let good = f64::from(TWO_FRAME_MIN_PRIMARY);
         if want >= 2 {
-            let p = fit_primary(self.budget, 3, 2);
-            if p.min(max) >= good {
-                return Some((2, 3, p.min(max) as i32));
+            let p = fit_primary(self.budget, 3, 2).min(max);
+            if p >= good {
+                return Some((2, 3, p as i32));
             }
             for level in (2..=4u8).rev() {
                 let p = fit_primary(self.budget, level, 3);

@@ -417,9 +417,9 @@ mod tests {
             let now = t0 + Duration::from_millis(i as u64 * 60);
             if !drop.contains(&i) {
                 rx.insert(now, (i * 60) as u32, &f.primary, false);
-                let n = f.redundancy.len();
-                for (j, e) in f.redundancy.iter().enumerate().filter(|_| ec) {
-                    if let Some(k) = (i + j + 1).checked_sub(n) {
+                let copies = if ec { f.redundancy.as_slice() } else { &[] };
+                for (j, e) in copies.iter().enumerate() {
+                    if let Some(k) = (i + j + 1).checked_sub(copies.len()) {
                         rx.insert(now, (k * 60) as u32, e, true);
                     }
                 }

@@ -243,7 +243,6 @@ impl AudioSender {
     }
 }
 
-/// Applies the non-default parts of `s` to a fresh primary encoder.
 /// Bandwidth of the copies next to a primary of bandwidth `primary`. The peer decodes a copy
 /// with the decoder that played the primaries, so a copy should not switch bandwidth: wideband
 /// next to a wide- or fullband primary, the encoder's choice next to a low-rate primary whose
@@ -257,6 +256,7 @@ fn secondary_bandwidth(primary: Bandwidth) -> Bandwidth {
     }
 }
 
+/// Applies the non-default parts of `s` to a fresh primary encoder.
 fn configure_primary(enc: &mut Encoder, s: &SenderSettings) -> Result<(), MediaError> {
     enc.set_bandwidth(s.bandwidth)?;
     enc.set_inband_fec(s.inband_fec)?;
