@@ -534,6 +534,47 @@ fn interop_libtgvoip_sends_redundancy_under_bursty_loss() {
     }
 }
 
+#[test]
+fn interop_tgvoip_rs_packs_frames_toward_libtgvoip_on_a_lossy_link() {
+    // 12 % random loss on the path tgvoip-rs -> libtgvoip only (clean for the handshake): our
+    // sender protects with copies and, above 5 % loss, packs two or three 60 ms frames per packet with
+    // the copies in the last frame, the one multi-frame layout 2.4.4 parses correctly.
+    let relay = |(caller, _callee): (Impl, Impl)| {
+        let dir = if caller == Rust {
+            "caller_to_callee"
+        } else {
+            "callee_to_caller"
+        };
+        words(&format!("--seed 3 --dir {dir} --phase 3 --loss 12"))
+    };
+    let inputs = (
+        "sample14_1610bcfe3d4a5409ca90463ea8c0ef8f.pcm",
+        "sample15_03c54b861f72cce82609dd3acbaa85fb.pcm",
+    );
+    let calls = run_all("packing", &relay, inputs, &same_args("3"));
+    for c in calls.iter().filter(|c| c.is_interop()) {
+        assert_connected(c);
+        assert_speech(c, 0.3);
+        let (ours, _) = c.side(Rust);
+        let (theirs, heard) = c.other(Rust);
+        let (frames, packets) = ours
+            .sent_audio
+            .unwrap_or_else(|| panic!("no send line from tgvoip-rs:\n{}", ours.stderr));
+        println!(
+            "[interop] packing {}: tgvoip-rs sent {frames} frames in {packets} packets; libtgvoip heard PESQ-WB {:.2}, packet stats {}",
+            c.label(),
+            pesq(heard),
+            theirs.debug_log["packet_stats"]
+        );
+        // Most of the call packed (the first seconds are clean and go frame by frame).
+        assert!(
+            packets * 4 < frames * 3,
+            "{}: {frames} frames in {packets} packets",
+            c.label()
+        );
+    }
+}
+
 /// netem's correlated model at 40 % / 80 % loses about 16 % of packets in bursts of 2.4 on
 /// average (a plain `--loss 20 --loss-corr 70` loses almost nothing: see the reflector's impair.rs).
 const LOSS: &str = "40";

@@ -722,7 +722,7 @@ fn tgvoip_rs_peers_negotiate_short_frames_from_the_first_init() {
 }
 
 #[test]
-fn a_peer_without_the_capability_only_gets_60_ms_frames() {
+fn a_libtgvoip_peer_gets_60_ms_frames_and_copies_only_in_the_last_frame_of_a_packet() {
     let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
     sim.a.connect(sim.now);
     sim.flush();
@@ -766,12 +766,44 @@ fn a_peer_without_the_capability_only_gets_60_ms_frames() {
     assert!(!sim.a.send_audio_frame(now, &[0x7B; 20], &[], 40));
     assert!(sim.a.send_audio_frame(now, &[0x7B; 20], &[], 60));
     assert_eq!(sim.a.stats().audio_frames_sent, 1);
-    // No multi-frame packets either; a single frame still goes out.
-    assert!(!sim.a.peer_accepts_multi_frame());
-    let two: [(&[u8], &[Vec<u8>]); 2] = [(&[0x7B; 20], &[]), (&[0x7B; 20], &[])];
-    assert!(!sim.a.send_audio_frames(now, &two));
-    assert!(sim.a.send_audio_frames(now, &two[..1]));
-    assert_eq!(sim.a.stats().audio_frames_sent, 2);
+    // 2.4.4 parses multi-frame packets as long as only the last frame has a redundancy block:
+    // the copies of earlier frames ride there, with empty entries for the packet's own frames.
+    assert!(sim.a.peer_accepts_multi_frame());
+    let red: Vec<Vec<u8>> = vec![vec![0x11; 8], vec![0x22; 9], vec![0x33; 10]];
+    let three: [(&[u8], &[Vec<u8>]); 3] = [
+        (&[0x7B; 20], &red),
+        (&[0x7C; 21], &red),
+        (&[0x7D; 22], &red),
+    ];
+    assert!(sim.a.send_audio_frames(now, &three));
+    assert_eq!(sim.a.stats().audio_frames_sent, 4);
+    let peer = PacketCrypto::new(&test_key(), false);
+    let body = std::iter::from_fn(|| sim.a.poll_transmit())
+        .map(|t| peer.decrypt(PacketFormat::Short, &t.data[16..]).unwrap())
+        .find(|body| Packet::parse_short(body).unwrap().header.ptype == PacketType::STREAM_DATA_X3)
+        .expect("the X3 packet");
+    let packet = Packet::parse_short(&body).unwrap();
+    let Payload::StreamData(frames) =
+        Payload::parse(packet.header.ptype, packet.payload, 9).unwrap()
+    else {
+        panic!("not stream data");
+    };
+    assert_eq!(frames.len(), 3);
+    assert_eq!(
+        frames
+            .iter()
+            .map(|f| (f.pts, f.data.len()))
+            .collect::<Vec<_>>(),
+        vec![(60, 20), (120, 21), (180, 22)]
+    );
+    assert!(frames[0].fec.is_empty() && frames[1].fec.is_empty());
+    // Entry j of 5 covers 180 − (4−j)·60: the two frames before pts 60 (copies 0x11 and 0x22 of
+    // the first frame's list), then 60, 120 and 180 (in this packet, empty).
+    let empty: &[u8] = &[];
+    assert_eq!(
+        frames[2].fec,
+        vec![&[0x11; 8][..], &[0x22; 9][..], empty, empty, empty]
+    );
 }
 
 #[test]

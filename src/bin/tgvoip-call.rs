@@ -583,6 +583,10 @@ fn run(args: Args) -> Result<bool, String> {
         snapshot.session.drops
     );
     eprintln!(
+        "tgvoip-call: sent {} audio frames in {} packets",
+        snapshot.session.audio_frames_sent, snapshot.session.audio_packets_sent
+    );
+    eprintln!(
         "tgvoip-call: jitter target {} ms, buffered {} ms, jitter {:.1} ms, peer frames {} ms, \
          compressed {} ms, held {} ms",
         snapshot.receiver.target_delay_ms,

@@ -185,8 +185,8 @@ pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
 ///   setting needs; after a severe cut it first climbs back at 10 kbps per second to 80 % of
 ///   the budget the episode started with (the link came back). Random loss does not shrink the
 ///   budget, and packets acked after the loss timeout count as delivered.
-/// * **Several frames per packet** toward a tgvoip-rs peer that allows it
-///   ([`set_multi_frame`](Self::set_multi_frame)): with loss above 5 %, two or three 60 ms
+/// * **Several frames per packet** toward a peer that parses them (a tgvoip-rs that announced
+///   it, or 2.4.4; [`set_multi_frame`](Self::set_multi_frame)): with loss above 5 %, two or three 60 ms
 ///   frames share one packet's headers and the next packet carries copies of them.
 /// * **Loss protection within the budget.** The wanted redundancy level follows loss as 2.4.4
 ///   (2/3/4 above 2/5/8 %, with a 3 s hysteresis to turn off); the highest level whose copies
@@ -333,8 +333,7 @@ impl BitrateController {
         wire_bps_packed(CONGESTION_MIN_BITRATE.min(self.limits.max), 0, fpp)
     }
 
-    /// Allows two or three 60 ms frames per packet (only when the peer is a tgvoip-rs that
-    /// announced it).
+    /// Allows two or three 60 ms frames per packet (only when the peer parses them).
     ///
     /// With `slow_link` (e.g. GPRS, where one 60 ms frame per packet costs about 10 kbps of
     /// headers alone) the budget starts at three frames per packet with the initial bitrate

@@ -200,7 +200,7 @@ struct LoopState {
     min_delay: u32,
     /// Chunks kept queued for the audio thread.
     playback_fill: usize,
-    /// 60 ms frames waiting to go out together (multi-frame packets to a tgvoip-rs peer).
+    /// 60 ms frames waiting to go out together (multi-frame packets).
     pending_frames: Vec<EncodedFrame>,
     /// 60 ms frames per packet now (1 toward libtgvoip).
     frames_per_packet: usize,
@@ -347,8 +347,7 @@ impl Engine {
     }
 
     /// Encodes captured audio; frames are sent only once the session accepts audio. Toward a
-    /// tgvoip-rs peer that takes them, 60 ms frames are gathered into packets of
-    /// `frames_per_packet`.
+    /// peer that takes them, 60 ms frames are gathered into packets of `frames_per_packet`.
     fn pump_capture(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES], st: &mut LoopState) {
         while self.capture.pop_chunk(chunk) {
             if !self.session.can_send_audio() {
@@ -501,7 +500,7 @@ impl Engine {
         let short_ok = SHORT_FRAMES_ENABLED && self.session.peer_accepts_variable_frames();
         let clean_network = matches!(self.network, NetworkType::Wifi | NetworkType::Ethernet);
         self.bitrate.set_short_frames(short_ok, clean_network);
-        // Several 60 ms frames per packet only toward a tgvoip-rs peer that announced it.
+        // Several 60 ms frames per packet toward a tgvoip-rs peer that announced it or a 2.4.4.
         self.bitrate.set_multi_frame(
             MULTI_FRAME_ENABLED && self.session.peer_accepts_multi_frame(),
             self.network == NetworkType::Gprs,

@@ -383,6 +383,7 @@ impl TgcallsEngine {
             packets_recvd: stats.packets_received,
             next_seq: (stats.packets_sent as u32).wrapping_add(1),
             audio_frames_sent: stats.packets_sent,
+            audio_packets_sent: stats.packets_sent,
             audio_frames_recvd: stats.packets_received,
             lost_out: (stats.send_loss * stats.packets_sent as f64) as u64,
             ..Default::default()

@@ -68,6 +68,8 @@ const FRAME_PTS_STEP: u32 = 60;
 const LOCAL_RS_CAPS: u32 = wire::extra::CAP_VARIABLE_FRAMES | wire::extra::CAP_MULTI_FRAME;
 /// Most audio frames packed in one packet (STREAM_DATA_X3).
 pub const MAX_FRAMES_PER_PACKET: usize = 3;
+/// Oldest libtgvoip protocol version known to parse multi-frame packets (2.4.4's).
+const MULTI_FRAME_MIN_PEER_VERSION: i32 = 9;
 
 /// Timing and policy knobs, from the call config and the server config.
 #[derive(Debug, Clone, PartialEq)]
@@ -214,6 +216,8 @@ pub struct SessionStats {
     /// Next outgoing seq (2.4.4's `out`).
     pub next_seq: u32,
     pub audio_frames_sent: u64,
+    /// Stream-data packets those frames went out in (fewer when several share a packet).
+    pub audio_packets_sent: u64,
     /// Audio frames refused because the handshake had not finished.
     pub audio_frames_refused: u64,
     pub audio_frames_recvd: u64,
@@ -414,10 +418,13 @@ impl Session {
         self.peer_rs_caps & wire::extra::CAP_VARIABLE_FRAMES != 0
     }
 
-    /// Whether the peer is a tgvoip-rs that takes two or three 60 ms frames per packet (see
-    /// [`send_audio_frames`](Self::send_audio_frames)). Always false toward libtgvoip.
+    /// Whether the peer takes two or three 60 ms frames per packet (see
+    /// [`send_audio_frames`](Self::send_audio_frames)): a tgvoip-rs that announced it, or a
+    /// libtgvoip of protocol 9 (2.4.4) or later, whose receiver parses STREAM_DATA_X2/X3 though
+    /// it never sends them.
     pub fn peer_accepts_multi_frame(&self) -> bool {
         self.peer_rs_caps & wire::extra::CAP_MULTI_FRAME != 0
+            || self.peer_version >= MULTI_FRAME_MIN_PEER_VERSION
     }
 
     /// Audio frames the peer packed in its latest stream-data packet (1 until one arrives):
@@ -686,15 +693,17 @@ impl Session {
         }
         self.audio_pts = self.audio_pts.wrapping_add(duration_ms);
         self.stats.audio_frames_sent += 1;
+        self.stats.audio_packets_sent += 1;
         true
     }
 
-    /// Sends two or three 60 ms frames (oldest first) in one STREAM_DATA_X2/X3 packet, each with
-    /// its redundancy as for [`send_audio`](Self::send_audio). Copies of frames carried in the
-    /// same packet, or already carried by an earlier frame of it, are sent as empty entries, so
-    /// the packet holds each earlier frame's copy once. Refused (false, pts unchanged) unless
-    /// [`peer_accepts_multi_frame`](Self::peer_accepts_multi_frame); one frame is sent as by
-    /// `send_audio`.
+    /// Sends two or three 60 ms frames (oldest first) in one STREAM_DATA_X2/X3 packet. The
+    /// copies of earlier frames that the frames' redundancy lists carry (each once) ride in the
+    /// last frame's redundancy block, with empty entries for the frames of the packet itself:
+    /// 2.4.4 parses a multi-frame packet correctly only when no frame but the last has a
+    /// redundancy block (wire.md 6.3), and tgvoip-rs reads it the same way. Refused (false, pts
+    /// unchanged) unless [`peer_accepts_multi_frame`](Self::peer_accepts_multi_frame); one frame
+    /// is sent as by `send_audio`.
     pub fn send_audio_frames(&mut self, now: Instant, frames: &[(&[u8], &[Vec<u8>])]) -> bool {
         if let [(primary, redundancy)] = frames {
             return self.send_audio_frame(now, primary, redundancy, FRAME_PTS_STEP);
@@ -708,29 +717,25 @@ impl Session {
             return false;
         }
         let first_pts = self.audio_pts;
-        // Earlier frames whose copy this packet already carries (ms before `first_pts`).
-        let mut carried: Vec<u32> = Vec::with_capacity(4 * MAX_FRAMES_PER_PACKET);
-        let mut payload = Vec::with_capacity(frames.iter().map(|f| f.0.len() + 24).sum());
-        for (i, (primary, redundancy)) in frames.iter().enumerate() {
-            let offset = i as u32 * FRAME_PTS_STEP;
-            let pts = first_pts.wrapping_add(offset);
-            let n = redundancy.len() as u32;
-            let fec: Vec<&[u8]> = redundancy
-                .iter()
-                .enumerate()
-                .map(|(j, e)| {
-                    let back = (n - 1 - j as u32) * FRAME_PTS_STEP;
-                    // A copy of a frame in this packet, or one already carried, is left empty.
-                    if back <= offset || e.is_empty() || carried.contains(&(back - offset)) {
-                        return &[][..];
-                    }
-                    carried.push(back - offset);
-                    e.as_slice()
-                })
-                .collect();
+        let copies = earlier_copies(frames);
+        let last = frames.len() - 1;
+        let mut payload = Vec::with_capacity(
+            frames.iter().map(|f| f.0.len() + 8).sum::<usize>()
+                + copies.iter().map(|c| c.len() + 1).sum::<usize>()
+                + frames.len(),
+        );
+        for (i, (primary, _)) in frames.iter().enumerate() {
+            let fec = if i == last && !copies.is_empty() {
+                // Copies oldest first, then one empty entry per frame of this packet.
+                let mut fec = copies.clone();
+                fec.resize(copies.len() + frames.len(), &[][..]);
+                fec
+            } else {
+                Vec::new()
+            };
             let frame = StreamFrame {
                 stream_id: OUR_AUDIO_STREAM,
-                pts,
+                pts: first_pts.wrapping_add(i as u32 * FRAME_PTS_STEP),
                 keyframe: false,
                 fragment: None,
                 data: primary,
@@ -747,6 +752,7 @@ impl Session {
         self.send_stats.on_sent(now, seq, payload.len() as u32);
         self.audio_pts = first_pts.wrapping_add(frames.len() as u32 * FRAME_PTS_STEP);
         self.stats.audio_frames_sent += frames.len() as u64;
+        self.stats.audio_packets_sent += 1;
         true
     }
 
@@ -1377,6 +1383,39 @@ fn next_after(prev: Instant, period: Duration, now: Instant) -> Instant {
     } else {
         now + period
     }
+}
+
+/// The copies of frames before the first one of `frames` (60 ms apart), oldest first, at 60 ms
+/// steps up to the frame just before it (none at all when every copy is empty): each frame's
+/// redundancy entry `j` of `n` covers its pts − (n−1−j)·60. A pts no frame has a non-empty copy
+/// for gets an empty entry.
+fn earlier_copies<'a>(frames: &[(&[u8], &'a [Vec<u8>])]) -> Vec<&'a [u8]> {
+    // How far back (in frames before the first) each frame's copies reach.
+    let depth = frames
+        .iter()
+        .enumerate()
+        .map(|(i, (_, red))| red.len().saturating_sub(1 + i))
+        .max()
+        .unwrap_or(0);
+    let copies: Vec<&[u8]> = (0..depth)
+        .map(|k| {
+            // Entry k covers the frame `depth − k` before the first.
+            let back = depth - k;
+            frames
+                .iter()
+                .enumerate()
+                .find_map(|(i, (_, red))| {
+                    // In frame i's list that pts is `back + i` frames back: entry n−1−(back+i).
+                    let idx = red.len().checked_sub(1 + back + i)?;
+                    red.get(idx).filter(|c| !c.is_empty())
+                })
+                .map_or(&[][..], Vec::as_slice)
+        })
+        .collect();
+    if copies.iter().all(|c| c.is_empty()) {
+        return Vec::new();
+    }
+    copies
 }
 
 /// The inline redundancy block of a STREAM_DATA record: every entry but the last as given; the

@@ -128,6 +128,8 @@ pub struct CallResult {
     pub wall_seconds: f64,
     /// From `tgvoip-call`'s stats line: received frames, lost, late, fec, redundant.
     pub recv_stats: Option<[u64; 5]>,
+    /// From `tgvoip-call`'s send line: audio frames sent and the packets they went out in.
+    pub sent_audio: Option<(u64, u64)>,
     pub stderr: String,
     pub output: PathBuf,
     pub pre: PathBuf,
@@ -247,6 +249,7 @@ pub fn finish_call(child: Child, role: &str, dir: &Path) -> CallResult {
     }
     let mut states = Vec::new();
     let mut recv_stats = None;
+    let mut sent_audio = None;
     let mut cpu_seconds = 0.0;
     let mut wall_seconds = 0.0;
     for line in stderr.lines() {
@@ -268,6 +271,9 @@ pub fn finish_call(child: Child, role: &str, dir: &Path) -> CallResult {
                 .collect();
             recv_stats = nums.try_into().ok();
         }
+        if let ["sent", frames, "audio", "frames", "in", packets, "packets"] = words[..] {
+            sent_audio = frames.parse().ok().zip(packets.parse().ok());
+        }
         if words.len() == 6 && words[0] == "cpu" {
             cpu_seconds = words[1].parse().unwrap_or(0.0);
             wall_seconds = words[4].parse().unwrap_or(0.0);
@@ -279,6 +285,7 @@ pub fn finish_call(child: Child, role: &str, dir: &Path) -> CallResult {
         timestamps,
         states,
         recv_stats,
+        sent_audio,
         cpu_seconds,
         wall_seconds,
         stderr,
