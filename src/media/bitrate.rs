@@ -60,9 +60,15 @@ const FULLBAND_MIN_BITRATE: i32 = 20_000;
 /// Lowest primary bitrate under congestion (may undercut `limits.min`: a link that cannot carry
 /// more is better served by 6 kbps than by a standing queue).
 pub const CONGESTION_MIN_BITRATE: i32 = 6_000;
-/// Bytes on the wire per audio packet besides the Opus data: IPv4 + UDP (28), relay tag, MTProto
-/// 2.0 key id, packet header, stream header and padding (measured ≈ 76).
-pub const PACKET_OVERHEAD_BYTES: f64 = 76.0;
+/// Lowest primary bitrate while a severe congestion episode lasts: with three frames per packet
+/// the 6 kbps floor still puts ~11 kbit/s on the wire, more than an 8 kbit/s outage link
+/// carries, so the queue would never drain. Costs PESQ-WB 2.74 → 2.31 on clean speech, only
+/// until the link is back.
+const SEVERE_MIN_BITRATE: i32 = 5_000;
+/// Bytes on the wire per audio packet besides the Opus data: IPv4 + UDP (28), then relay tag,
+/// message key, packet header, stream header and padding (measured: 77 bytes of datagram around
+/// a 35-byte frame).
+pub const PACKET_OVERHEAD_BYTES: f64 = 104.0;
 /// Audio packets per second (one 60 ms frame each).
 const PACKETS_PER_SECOND: f64 = 1000.0 / 60.0;
 /// Queueing delay (recent RTT over base RTT) that means we fill a bottleneck queue.
@@ -76,7 +82,7 @@ const DECREASE_FACTOR: f64 = 0.75;
 /// Queueing delay that means the link rate fell far under ours (an outage or a handover to a
 /// slow network): cut by [`SEVERE_DECREASE_FACTOR`] instead.
 const SEVERE_QUEUE: Duration = Duration::from_millis(600);
-const SEVERE_DECREASE_FACTOR: f64 = 0.5;
+const SEVERE_DECREASE_FACTOR: f64 = 0.25;
 /// Minimum spacing of two decreases (the RTT is used when longer).
 const DECREASE_SPACING: Duration = Duration::from_millis(600);
 /// No increase for this long after a decrease.
@@ -138,8 +144,9 @@ pub const PACKED_PRIMARY_CAP: i32 = 16_000;
 /// same quality (measured offline at 20 % loss: 8 kbps primaries, 18.6 against 17.0 kbps,
 /// PESQ-WB 2.83 against 2.82), so a link whose primary cannot reach it (GPRS) packs three.
 const TWO_FRAME_MIN_PRIMARY: i32 = 10_000;
-/// Stream-frame header bytes each extra frame of a multi-frame packet adds.
-const EXTRA_FRAME_BYTES: f64 = 7.0;
+/// Stream-frame header bytes each extra frame of a multi-frame packet adds (stream byte, length,
+/// pts).
+const EXTRA_FRAME_BYTES: f64 = 6.0;
 /// Most 60 ms frames per packet (STREAM_DATA_X3).
 pub const MAX_FRAMES_PER_PACKET: u32 = 3;
 
@@ -330,7 +337,18 @@ impl BitrateController {
         } else {
             1
         };
-        wire_bps_packed(CONGESTION_MIN_BITRATE.min(self.limits.max), 0, fpp)
+        wire_bps_packed(self.floor_bitrate(), 0, fpp)
+    }
+
+    /// Lowest primary bitrate now: the severe-episode floor until the link is back, else the
+    /// congestion floor (never above the maximum).
+    fn floor_bitrate(&self) -> i32 {
+        let floor = if self.before_severe.is_some() {
+            SEVERE_MIN_BITRATE
+        } else {
+            CONGESTION_MIN_BITRATE
+        };
+        floor.min(self.limits.max)
     }
 
     /// Allows two or three 60 ms frames per packet (only when the peer parses them).
@@ -388,7 +406,7 @@ impl BitrateController {
         if !self.multi_frame {
             return None;
         }
-        let floor = f64::from(CONGESTION_MIN_BITRATE.min(self.limits.max));
+        let floor = f64::from(self.floor_bitrate());
         let single_fits = self.budget - wire_bps(0, 0) >= floor;
         if !self.packing_wanted() && single_fits {
             return None;
@@ -552,7 +570,7 @@ impl BitrateController {
                 bandwidth: Bandwidth::Full,
             };
         }
-        let floor = CONGESTION_MIN_BITRATE.min(self.limits.max);
+        let floor = self.floor_bitrate();
         let mut level = self.redundancy_level;
         let bitrate = loop {
             // Primary that fits the budget next to `level` redundancy.
@@ -594,7 +612,7 @@ impl BitrateController {
     /// The primary bitrate the current budget allows without redundancy, bits per second.
     pub fn target_bitrate(&self) -> i32 {
         let primary = (self.budget - wire_bps(0, 0)) as i32;
-        primary.clamp(CONGESTION_MIN_BITRATE.min(self.limits.max), self.limits.max)
+        primary.clamp(self.floor_bitrate(), self.limits.max)
     }
 
     /// The current wire budget, bits per second (IP + UDP headers included).
@@ -888,6 +906,28 @@ mod tests {
         c.set_ack_delay(Duration::ZERO);
         run(&mut c, &mut t, 3, fb(0.0, 50, 330));
         assert!(c.budget_bps() < start);
+    }
+
+    #[test]
+    fn an_outage_lowers_the_floor_until_the_link_is_back() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        c.set_multi_frame(true, false);
+        run(&mut c, &mut t, 3, fb(0.0, 50, 50));
+        let before = c.budget_bps();
+        // A queue of over 600 ms: severe cuts down to the outage floor, three frames a packet.
+        let s = run(&mut c, &mut t, 3, fb(0.0, 50, 1_500));
+        assert_eq!(c.frames_per_packet(), 3);
+        assert_eq!(s.bitrate, SEVERE_MIN_BITRATE);
+        assert_eq!(
+            c.budget_bps(),
+            wire_bps_packed(SEVERE_MIN_BITRATE, 0, MAX_FRAMES_PER_PACKET)
+        );
+        // The queue clears: fast recovery back toward the old budget, and the usual floor.
+        run(&mut c, &mut t, 4, fb(0.0, 50, 50));
+        assert!(c.budget_bps() >= before * RECOVERY_SHARE - 1.0);
+        run(&mut c, &mut t, 1, fb(0.0, 50, 50));
+        assert_eq!(c.floor_bitrate(), CONGESTION_MIN_BITRATE);
     }
 
     #[test]
