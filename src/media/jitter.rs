@@ -83,6 +83,14 @@ const ARRIVAL_WINDOW: usize = 100;
 /// Oldest arrival (ms before the newest) that feeds the target estimate: a queue that held the
 /// stream through an outage leaves the estimate within seconds of clearing.
 const ARRIVAL_WINDOW_MS: i64 = 4_000;
+/// Span of the latest arrivals compared with the whole window to notice that a queue has
+/// cleared.
+const RECENT_MS: i64 = 1_000;
+/// Arrivals the recent span needs before it can speak for the link.
+const RECENT_MIN_ARRIVALS: usize = 8;
+/// How far the window's spread must exceed the recent one for the older arrivals to count as a
+/// past queue (well beyond any steady jitter, which the last second shows too).
+const CLEARED_MARGIN_MS: i64 = 250;
 /// Percentile of relative arrival delay the target covers.
 const PERCENTILE: f64 = 0.95;
 /// Arrivals below which a new minimum delay sets the target directly.
@@ -419,7 +427,43 @@ impl JitterBuffer {
             self.rel.pop_front();
         }
         self.rel.push_back((arrival, rel));
+        self.forget_cleared_queue(arrival);
         self.update_target(now);
+    }
+
+    /// Drops the arrivals older than the last second when that second, on its own, shows a
+    /// spread far below the older arrivals' (95th percentile): a queue (an outage, a slow link) held the stream and has
+    /// cleared, and its delays say nothing about the link now. Without this the target stays
+    /// at the queue's delay until the window forgets it, seconds of needless delay.
+    fn forget_cleared_queue(&mut self, arrival: i64) {
+        let recent_from = arrival - RECENT_MS;
+        let recent = self.rel.iter().filter(|&&(at, _)| at >= recent_from);
+        let (count, recent_max) =
+            recent.fold((0usize, i64::MIN), |(n, m), &(_, r)| (n + 1, m.max(r)));
+        if count < RECENT_MIN_ARRIVALS || count == self.rel.len() {
+            return;
+        }
+        let Some(window_min) = self.rel.iter().map(|&(_, r)| r).min() else {
+            return;
+        };
+        // The older arrivals' high percentile, not their maximum: one spike is no queue.
+        self.scratch.clear();
+        self.scratch.extend(
+            self.rel
+                .iter()
+                .filter(|&&(at, _)| at < recent_from)
+                .map(|&(_, r)| r),
+        );
+        self.scratch.sort_unstable();
+        let idx = ((self.scratch.len().saturating_sub(1)) as f64 * PERCENTILE).round() as usize;
+        let Some(&old_high) = self.scratch.get(idx) else {
+            return;
+        };
+        if old_high - window_min > recent_max - window_min + CLEARED_MARGIN_MS {
+            while self.rel.front().is_some_and(|&(at, _)| at < recent_from) {
+                self.rel.pop_front();
+            }
+        }
     }
 
     /// The peer changed its frame duration: a frame is sent once all of it was captured, so
@@ -952,6 +996,43 @@ mod tests {
         // 100 arrivals after the episode (6 s) the 900 ms spread is forgotten; with a 100-arrival
         // window alone it would not be.
         assert!(st.target_delay_ms <= 300, "{st:?}");
+    }
+
+    #[test]
+    fn a_cleared_queue_is_forgotten_a_second_after_its_last_late_arrival() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::with_delays_ms(60, 1200);
+        // As above: 2 s on time, 20 frames released 900 ms late (the last at 4.08 s), on time.
+        for i in 0..113u32 {
+            let late = if (33..53).contains(&i) { 900 } else { 0 };
+            let now = t0 + Duration::from_millis(u64::from(i) * 60 + late);
+            jb.insert(now, i * 60, &[0x58, 0], false);
+            pop(&mut jb, t0 + Duration::from_millis(u64::from(i) * 60));
+        }
+        // 2.7 s after the last late arrival its delay still sits in the 4 s window, but the
+        // last second alone shows the queue is gone.
+        let st = jb.stats();
+        assert!(st.target_delay_ms <= 300, "{st:?}");
+    }
+
+    #[test]
+    fn steady_jitter_is_not_taken_for_a_cleared_queue() {
+        let t0 = Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut jb = JitterBuffer::with_delays_ms(60, 1200);
+        let mut lowest_late_target = u32::MAX;
+        for i in 0..400u32 {
+            let now = t0 + Duration::from_millis(u64::from(i) * 60 + rng.gen_range(0..=300));
+            jb.insert(now, i * 60, &[0x58, 0], false);
+            if i > 100 {
+                lowest_late_target = lowest_late_target.min(jb.stats().target_delay_ms);
+            }
+        }
+        // Spread 300 ms (95th percentile ~285) plus a frame: never forgotten.
+        assert!(
+            lowest_late_target >= 300,
+            "target fell to {lowest_late_target}"
+        );
     }
 
     #[test]
