@@ -488,18 +488,12 @@ fn interop_mic_mute_on_our_side() {
 fn interop_libtgvoip_sends_redundancy_under_bursty_loss() {
     // Correlated (bursty) loss only on the path libtgvoip -> tgvoip-rs: 2.4.4's send-loss
     // counter sees bursts (media.md 5.7), so it enters extra-EC and sends redundant frames.
-    let relay = |(caller, _callee): (Impl, Impl)| {
-        let dir = if caller == Rust {
-            "callee_to_caller"
-        } else {
-            "caller_to_callee"
-        };
-        // Clean for the first 3 s: the model starts in its loss state (v = 0) and would drop
-        // the first handful of packets, i.e. the handshake.
-        words(&format!(
-            "--seed 5 --dir {dir} --phase 3 --loss {LOSS} --loss-corr {LOSS_CORR}"
-        ))
-    };
+    // Clean for the first 3 s: the model starts in its loss state (v = 0) and would drop the
+    // first handful of packets, i.e. the handshake.
+    let relay = impaired_from(
+        Lib,
+        format!("--seed 5 --phase 3 --loss {LOSS} --loss-corr {LOSS_CORR}"),
+    );
     let inputs = (
         "sample14_1610bcfe3d4a5409ca90463ea8c0ef8f.pcm",
         "sample15_03c54b861f72cce82609dd3acbaa85fb.pcm",
@@ -537,16 +531,9 @@ fn interop_libtgvoip_sends_redundancy_under_bursty_loss() {
 #[test]
 fn interop_tgvoip_rs_packs_frames_toward_libtgvoip_on_a_lossy_link() {
     // 12 % random loss on the path tgvoip-rs -> libtgvoip only (clean for the handshake): our
-    // sender protects with copies and, above 5 % loss, packs two or three 60 ms frames per packet with
-    // the copies in the last frame, the one multi-frame layout 2.4.4 parses correctly.
-    let relay = |(caller, _callee): (Impl, Impl)| {
-        let dir = if caller == Rust {
-            "caller_to_callee"
-        } else {
-            "callee_to_caller"
-        };
-        words(&format!("--seed 3 --dir {dir} --phase 3 --loss 12"))
-    };
+    // sender protects with copies and, above 5 % loss, packs two or three 60 ms frames per
+    // packet with the copies in the last frame, the one multi-frame layout 2.4.4 parses right.
+    let relay = impaired_from(Rust, "--seed 3 --phase 3 --loss 12".into());
     let inputs = (
         "sample14_1610bcfe3d4a5409ca90463ea8c0ef8f.pcm",
         "sample15_03c54b861f72cce82609dd3acbaa85fb.pcm",
@@ -572,6 +559,19 @@ fn interop_tgvoip_rs_packs_frames_toward_libtgvoip_on_a_lossy_link() {
             "{}: {frames} frames in {packets} packets",
             c.label()
         );
+    }
+}
+
+/// Relay flags that impair only the path from `sender`'s side (the caller's side when both are
+/// the same implementation): `flags` go after a `--dir` for that direction.
+fn impaired_from(sender: Impl, flags: String) -> impl Fn((Impl, Impl)) -> Vec<String> {
+    move |(caller, _callee)| {
+        let dir = if caller == sender {
+            "caller_to_callee"
+        } else {
+            "callee_to_caller"
+        };
+        words(&format!("--dir {dir} {flags}"))
     }
 }
 

@@ -982,27 +982,11 @@ mod tests {
     }
 
     #[test]
-    fn delay_of_a_past_queue_leaves_the_estimate_within_seconds() {
-        let t0 = Instant::now();
-        let mut jb = JitterBuffer::with_delays_ms(60, 1200);
-        // 2 s on time, then 20 frames held by a queue and released 900 ms late, then on time.
-        for i in 0..150u32 {
-            let late = if (33..53).contains(&i) { 900 } else { 0 };
-            let now = t0 + Duration::from_millis(u64::from(i) * 60 + late);
-            jb.insert(now, i * 60, &[0x58, 0], false);
-            pop(&mut jb, t0 + Duration::from_millis(u64::from(i) * 60));
-        }
-        let st = jb.stats();
-        // 100 arrivals after the episode (6 s) the 900 ms spread is forgotten; with a 100-arrival
-        // window alone it would not be.
-        assert!(st.target_delay_ms <= 300, "{st:?}");
-    }
-
-    #[test]
     fn a_cleared_queue_is_forgotten_a_second_after_its_last_late_arrival() {
         let t0 = Instant::now();
         let mut jb = JitterBuffer::with_delays_ms(60, 1200);
-        // As above: 2 s on time, 20 frames released 900 ms late (the last at 4.08 s), on time.
+        // 2 s on time, then 20 frames held by a queue and released 900 ms late (the last at
+        // 4.08 s), then on time.
         for i in 0..113u32 {
             let late = if (33..53).contains(&i) { 900 } else { 0 };
             let now = t0 + Duration::from_millis(u64::from(i) * 60 + late);
