@@ -153,9 +153,9 @@ const EXTRA_FRAME_BYTES: f64 = 7.0;
 /// Most 60 ms frames per packet (STREAM_DATA_X3).
 pub const MAX_FRAMES_PER_PACKET: u32 = 3;
 
-/// Like [`wire_bps`] with `fpp` 60 ms frames per packet (tgvoip-rs peers only): the packet
-/// overhead is paid once per `fpp` frames and each earlier frame's copy is sent once per packet
-/// (L − 1 distinct copies per packet), see `Session::send_audio_frames`.
+/// Like [`wire_bps`] with `fpp` 60 ms frames per packet: the packet overhead is paid once per
+/// `fpp` frames and each earlier frame's copy is sent once per packet (L − 1 distinct copies per
+/// packet), see `Session::send_audio_frames`.
 pub fn wire_bps_packed(primary: i32, redundancy_level: u8, fpp: u32) -> f64 {
     let fpp = f64::from(fpp.clamp(1, MAX_FRAMES_PER_PACKET));
     let copies = f64::from(redundancy_level.saturating_sub(1));
@@ -196,8 +196,8 @@ pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
 ///   the budget the episode started with (the link came back). Random loss does not shrink the
 ///   budget, and packets acked after the loss timeout count as delivered.
 /// * **Several frames per packet** toward a peer that parses them (a tgvoip-rs that announced
-///   it, or 2.4.4; [`set_multi_frame`](Self::set_multi_frame)): with loss above 5 %, two or three 60 ms
-///   frames share one packet's headers and the next packet carries copies of them.
+///   it, or 2.4.4; [`set_multi_frame`](Self::set_multi_frame)): with loss above 5 %, two or
+///   three 60 ms frames share one packet's headers and the next packet carries copies of them.
 /// * **Loss protection within the budget.** The wanted redundancy level follows loss as 2.4.4
 ///   (2/3/4 above 2/5/8 %, with a 3 s hysteresis to turn off); the highest level whose copies
 ///   still leave at least 6 kbps for the primary within the budget is used, the rest goes to the

@@ -88,8 +88,9 @@ const ARRIVAL_WINDOW_MS: i64 = 4_000;
 const RECENT_MS: i64 = 1_000;
 /// Arrivals the recent span needs before it can speak for the link.
 const RECENT_MIN_ARRIVALS: usize = 8;
-/// How far the window's spread must exceed the recent one for the older arrivals to count as a
-/// past queue (well beyond any steady jitter, which the last second shows too).
+/// How far the older arrivals' relative delay (95th percentile) must exceed the last second's
+/// highest for them to count as a past queue (well beyond any steady jitter, which the last
+/// second shows too).
 const CLEARED_MARGIN_MS: i64 = 250;
 /// Percentile of relative arrival delay the target covers.
 const PERCENTILE: f64 = 0.95;
@@ -193,6 +194,12 @@ fn frame_units(data: &[u8], fallback: u32) -> u32 {
 /// Rounds milliseconds up to the 20 ms grid.
 fn round_up_units(ms: u32) -> u32 {
     ms.div_ceil(UNIT) * UNIT
+}
+
+/// The [`PERCENTILE`] value of ascending `sorted` values (None when empty).
+fn percentile(sorted: &[i64]) -> Option<i64> {
+    let idx = (sorted.len().checked_sub(1)? as f64 * PERCENTILE).round() as usize;
+    sorted.get(idx).copied()
 }
 
 impl JitterBuffer {
@@ -431,10 +438,11 @@ impl JitterBuffer {
         self.update_target(now);
     }
 
-    /// Drops the arrivals older than the last second when that second, on its own, shows a
-    /// spread far below the older arrivals' (95th percentile): a queue (an outage, a slow link) held the stream and has
-    /// cleared, and its delays say nothing about the link now. Without this the target stays
-    /// at the queue's delay until the window forgets it, seconds of needless delay.
+    /// Drops the arrivals older than the last second when that second's highest relative delay
+    /// lies far below the older arrivals' 95th percentile: a queue (an outage, a slow link)
+    /// held the stream and has cleared, and its delays say nothing about the link now. Without
+    /// this the target stays at the queue's delay until the window forgets it, seconds of
+    /// needless delay.
     fn forget_cleared_queue(&mut self, arrival: i64) {
         let recent_from = arrival - RECENT_MS;
         let recent = self.rel.iter().filter(|&&(at, _)| at >= recent_from);
@@ -443,9 +451,6 @@ impl JitterBuffer {
         if count < RECENT_MIN_ARRIVALS || count == self.rel.len() {
             return;
         }
-        let Some(window_min) = self.rel.iter().map(|&(_, r)| r).min() else {
-            return;
-        };
         // The older arrivals' high percentile, not their maximum: one spike is no queue.
         self.scratch.clear();
         self.scratch.extend(
@@ -455,11 +460,10 @@ impl JitterBuffer {
                 .map(|&(_, r)| r),
         );
         self.scratch.sort_unstable();
-        let idx = ((self.scratch.len().saturating_sub(1)) as f64 * PERCENTILE).round() as usize;
-        let Some(&old_high) = self.scratch.get(idx) else {
+        let Some(old_high) = percentile(&self.scratch) else {
             return;
         };
-        if old_high - window_min > recent_max - window_min + CLEARED_MARGIN_MS {
+        if old_high > recent_max + CLEARED_MARGIN_MS {
             while self.rel.front().is_some_and(|&(at, _)| at < recent_from) {
                 self.rel.pop_front();
             }
@@ -484,8 +488,8 @@ impl JitterBuffer {
         self.scratch.extend(self.rel.iter().map(|&(_, rel)| rel));
         self.scratch.sort_unstable();
         let &lowest = self.scratch.first()?;
-        let idx = ((self.scratch.len() - 1) as f64 * PERCENTILE).round() as usize;
-        let spread = u32::try_from((self.scratch[idx] - lowest).max(0)).unwrap_or(u32::MAX / 2);
+        let spread =
+            u32::try_from((percentile(&self.scratch)? - lowest).max(0)).unwrap_or(u32::MAX / 2);
         Some(
             round_up_units(spread.saturating_add(self.last_units * UNIT))
                 .clamp(self.min_delay_ms, self.max_delay_ms),

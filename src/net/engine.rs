@@ -55,8 +55,8 @@ const RX_LOSS_GAIN: f64 = 0.1;
 /// with the budget for their headers: mouth-to-ear ~50 ms instead of ~190 ms on Wi-Fi).
 const SHORT_FRAMES_ENABLED: bool = true;
 
-/// Whether several 60 ms frames go in one packet toward a tgvoip-rs peer that accepts it, on
-/// lossy or slow links (see `BitrateController::frames_per_packet`).
+/// Whether several 60 ms frames go in one packet toward a peer that parses them (a tgvoip-rs that
+/// announced it, or 2.4.4), on lossy or slow links (see `BitrateController::frames_per_packet`).
 const MULTI_FRAME_ENABLED: bool = true;
 
 /// IPv4 + UDP header bytes per datagram (not in the session's byte counts).
@@ -202,7 +202,7 @@ struct LoopState {
     playback_fill: usize,
     /// 60 ms frames waiting to go out together (multi-frame packets).
     pending_frames: Vec<EncodedFrame>,
-    /// 60 ms frames per packet now (1 toward libtgvoip).
+    /// 60 ms frames per packet now (1 unless the bitrate controller packs).
     frames_per_packet: usize,
     /// Times decoding and wake-ups to the audio thread's ticks.
     pacer: PlaybackPacer,
@@ -500,7 +500,7 @@ impl Engine {
         let short_ok = SHORT_FRAMES_ENABLED && self.session.peer_accepts_variable_frames();
         let clean_network = matches!(self.network, NetworkType::Wifi | NetworkType::Ethernet);
         self.bitrate.set_short_frames(short_ok, clean_network);
-        // Several 60 ms frames per packet toward a tgvoip-rs peer that announced it or a 2.4.4.
+        // Several 60 ms frames per packet toward a peer that parses them (tgvoip-rs or 2.4.4).
         self.bitrate.set_multi_frame(
             MULTI_FRAME_ENABLED && self.session.peer_accepts_multi_frame(),
             self.network == NetworkType::Gprs,

@@ -717,7 +717,7 @@ impl Session {
             return false;
         }
         let first_pts = self.audio_pts;
-        let copies = earlier_copies(frames);
+        let mut copies = earlier_copies(frames);
         let last = frames.len() - 1;
         let mut payload = Vec::with_capacity(
             frames.iter().map(|f| f.0.len() + 8).sum::<usize>()
@@ -727,8 +727,8 @@ impl Session {
         for (i, (primary, _)) in frames.iter().enumerate() {
             let fec = if i == last && !copies.is_empty() {
                 // Copies oldest first, then one empty entry per frame of this packet.
-                let mut fec = copies.clone();
-                fec.resize(copies.len() + frames.len(), &[][..]);
+                let mut fec = std::mem::take(&mut copies);
+                fec.resize(fec.len() + frames.len(), &[][..]);
                 fec
             } else {
                 Vec::new()
