@@ -766,6 +766,12 @@ fn a_libtgvoip_peer_gets_60_ms_frames_and_copies_only_in_the_last_frame_of_a_pac
     assert!(!sim.a.send_audio_frame(now, &[0x7B; 20], &[], 40));
     assert!(sim.a.send_audio_frame(now, &[0x7B; 20], &[], 60));
     assert_eq!(sim.a.stats().audio_frames_sent, 1);
+    // Nor 120 ms frames, alone or packed.
+    assert!(!sim.a.send_audio_frame(now, &[0x7B; 20], &[], 120));
+    let long: [(&[u8], &[Vec<u8>]); 3] =
+        [(&[0x7B; 20], &[]), (&[0x7B; 20], &[]), (&[0x7B; 20], &[])];
+    assert!(!sim.a.send_audio_frames(now, &long, 120));
+    assert_eq!(sim.a.stats().audio_frames_sent, 1);
     // 2.4.4 parses multi-frame packets as long as only the last frame has a redundancy block:
     // the copies of earlier frames ride there, with empty entries for the packet's own frames.
     assert!(sim.a.peer_accepts_multi_frame());
@@ -775,7 +781,7 @@ fn a_libtgvoip_peer_gets_60_ms_frames_and_copies_only_in_the_last_frame_of_a_pac
         (&[0x7C; 21], &red),
         (&[0x7D; 22], &red),
     ];
-    assert!(sim.a.send_audio_frames(now, &three));
+    assert!(sim.a.send_audio_frames(now, &three, 60));
     assert_eq!(sim.a.stats().audio_frames_sent, 4);
     let peer = PacketCrypto::new(&test_key(), false);
     let body = std::iter::from_fn(|| sim.a.poll_transmit())
@@ -823,12 +829,12 @@ fn tgvoip_rs_peers_pack_several_frames_per_packet_with_each_copy_once() {
     let prim = [0x7B; 20];
     let now = sim.now;
     let pair: [(&[u8], &[Vec<u8>]); 2] = [(&prim, &red), (&prim, &red)];
-    assert!(sim.a.send_audio_frames(now, &pair));
-    assert!(sim.a.send_audio_frames(now, &pair));
+    assert!(sim.a.send_audio_frames(now, &pair, 60));
+    assert!(sim.a.send_audio_frames(now, &pair, 60));
     let triple: [(&[u8], &[Vec<u8>]); 3] = [(&prim, &red), (&prim, &red), (&prim, &red)];
-    assert!(sim.a.send_audio_frames(now, &triple));
+    assert!(sim.a.send_audio_frames(now, &triple, 60));
     let four = [(&prim[..], &red[..]); 4];
-    assert!(!sim.a.send_audio_frames(now, &four));
+    assert!(!sim.a.send_audio_frames(now, &four, 60));
     assert_eq!(sim.a.stats().audio_frames_sent, 7);
     sim.flush();
     sim.run_until(Duration::from_secs(3));
@@ -859,4 +865,44 @@ fn tgvoip_rs_peers_pack_several_frames_per_packet_with_each_copy_once() {
     ];
     want.sort_unstable();
     assert_eq!(copies, want);
+}
+
+#[test]
+fn tgvoip_rs_peers_pack_120_ms_frames_without_copies() {
+    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
+    sim.audio = false;
+    sim.a.connect(sim.now);
+    sim.b.connect(sim.now);
+    sim.flush();
+    sim.run_until(Duration::from_secs(2));
+    assert!(sim.a.peer_accepts_variable_frames());
+    let red: Vec<Vec<u8>> = vec![vec![0x11; 8], vec![0x22; 8], vec![0x33; 8]];
+    let prim = [0x7B; 40];
+    let now = sim.now;
+    let triple: [(&[u8], &[Vec<u8>]); 3] = [(&prim, &red), (&prim, &red), (&prim, &red)];
+    assert!(sim.a.send_audio_frames(now, &triple, 120));
+    assert!(sim.a.send_audio_frames(now, &triple[..2], 120));
+    // Back to 60 ms frames: pts goes on from where the long frames ended.
+    assert!(sim.a.send_audio_frames(now, &triple[..1], 60));
+    assert!(!sim.a.send_audio_frames(now, &triple, 80));
+    assert_eq!(sim.a.stats().audio_frames_sent, 6);
+    assert_eq!(sim.a.stats().audio_packets_sent, 3);
+    sim.flush();
+    sim.run_until(Duration::from_secs(3));
+    let primaries: Vec<u32> = sim.obs[1]
+        .frames
+        .iter()
+        .filter(|f| !f.1)
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(primaries, vec![0, 120, 240, 360, 480, 600]);
+    // Copies map to 60 ms steps: none ride with long frames (the single 60 ms frame carries its
+    // own list: the two frames before it).
+    let copies: Vec<u32> = sim.obs[1]
+        .frames
+        .iter()
+        .filter(|f| f.1)
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(copies, vec![480, 540]);
 }

@@ -168,6 +168,19 @@ pub fn wire_bps_packed(primary: i32, redundancy_level: u8, fpp: u32) -> f64 {
     per_packet * 8.0 * PACKETS_PER_SECOND / fpp
 }
 
+/// Duration of the long frames sent to a tgvoip-rs peer in an outage, ms (the longest Opus
+/// packet).
+const LONG_FRAME_MS: u32 = 120;
+
+/// Like [`wire_bps_packed`] for [`MAX_FRAMES_PER_PACKET`] 120 ms frames a packet, without
+/// copies: a packet every 360 ms pays a third of the headers of three 60 ms frames a packet.
+pub fn wire_bps_long(primary: i32) -> f64 {
+    let fpp = f64::from(MAX_FRAMES_PER_PACKET);
+    let secs = f64::from(LONG_FRAME_MS) / 1000.0;
+    let per_packet = PACKET_OVERHEAD_BYTES + (fpp - 1.0) * EXTRA_FRAME_BYTES;
+    per_packet * 8.0 / (secs * fpp) + f64::from(primary)
+}
+
 /// Bits per second on the wire for a primary bitrate in frames of `frame_ms` (one frame per
 /// packet, no redundancy): the per-packet overhead grows as frames get shorter.
 pub fn wire_bps_framed(primary: i32, frame_ms: u32) -> f64 {
@@ -187,10 +200,11 @@ pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
 ///   rising above the base (minimum) RTT (less the peer's ack holding, see
 ///   [`set_ack_delay`](Self::set_ack_delay)), or, once it shows a severe queue, as the wait of
 ///   acks still outstanding (`ack_stall`: in an outage the RTT samples stop before they show
-///   the queue). Above 250 ms
-///   the budget is cut by 25 % (not under the floor from the peer's incoming rate,
-///   [`set_cut_floor`](Self::set_cut_floor)); above 600 ms, or when loss passes 50 %, it is
-///   halved or set to that floor if lower; at most once per base RTT. Below 100 ms it grows by
+///   the queue). Above 250 ms the budget is cut by 25 % (not under the floor from the peer's
+///   incoming rate, [`set_cut_floor`](Self::set_cut_floor)); above 600 ms, or when loss passes
+///   50 %, it is cut to a quarter or to that floor if lower; at most once per base RTT (600 ms
+///   at least), except that a queue turning severe after a plain cut is cut again at once.
+///   Below 100 ms it grows by
 ///   2.5 kbps per second (after a 2 s hold, and only with RTT samples), up to what the best
 ///   setting needs; after a severe cut it first climbs back at 10 kbps per second to 80 % of
 ///   the budget the episode started with (the link came back). Random loss does not shrink the
@@ -198,6 +212,9 @@ pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
 /// * **Several frames per packet** toward a peer that parses them (a tgvoip-rs that announced
 ///   it, or 2.4.4; [`set_multi_frame`](Self::set_multi_frame)): with loss above 5 %, two or
 ///   three 60 ms frames share one packet's headers and the next packet carries copies of them.
+///   Toward a tgvoip-rs peer, a severe episode whose budget cannot pay three 60 ms frames a
+///   packet at 6 kbps goes to three 120 ms frames a packet: on an 8 kbit/s outage link the
+///   headers of a packet every 180 ms alone take more than half the link.
 /// * **Loss protection within the budget.** The wanted redundancy level follows loss as 2.4.4
 ///   (2/3/4 above 2/5/8 %, with a 3 s hysteresis to turn off); the highest level whose copies
 ///   still leave at least 6 kbps for the primary within the budget is used, the rest goes to the
@@ -217,7 +234,7 @@ pub struct BitrateController {
     last_decrease: Option<Instant>,
     last_update: Option<Instant>,
     settings: SenderSettings,
-    /// The peer accepts 20/40 ms frames (tgvoip-rs only).
+    /// The peer accepts 20, 40 and 120 ms frames (tgvoip-rs only).
     short_frames: bool,
     /// Frame duration chosen with the settings, ms.
     frame_ms: u32,
@@ -235,6 +252,8 @@ pub struct BitrateController {
     /// Budget before a congestion episode that had a severe cut: fast recovery climbs back
     /// toward it once the path clears.
     before_severe: Option<f64>,
+    /// The last cut was a severe one (a plain cut is escalated without waiting).
+    last_cut_severe: bool,
 }
 
 impl BitrateController {
@@ -257,6 +276,7 @@ impl BitrateController {
             cut_floor: None,
             episode_start: 0.0,
             before_severe: None,
+            last_cut_severe: false,
         };
         c.settings = c.compose(MIN_EXPECTED_LOSS);
         c
@@ -333,8 +353,12 @@ impl BitrateController {
         wire_bps(primary, self.redundancy_level)
     }
 
-    /// Smallest budget: the congestion floor bitrate without redundancy.
+    /// Smallest budget: the congestion floor bitrate without redundancy (in long frames when
+    /// they are allowed).
     fn min_budget(&self) -> f64 {
+        if self.long_frames_allowed() {
+            return wire_bps_long(self.floor_bitrate());
+        }
         let fpp = if self.multi_frame {
             MAX_FRAMES_PER_PACKET
         } else {
@@ -468,9 +492,13 @@ impl BitrateController {
         // Loss this high is no random loss: a queue so long that acks come after the loss
         // timeout (RTT samples then stop), or drops at a full queue.
         if queue.is_some_and(|q| q > CONGESTED_QUEUE) || loss > CONGESTION_LOSS {
-            if since_decrease.is_none_or(|d| d >= spacing) {
+            let severe = queue.is_some_and(|q| q > SEVERE_QUEUE) || loss > CONGESTION_LOSS;
+            // A plain cut that the queue outgrew (it turned severe) is escalated at once: an
+            // outage fills the queue faster than real time, and a base RTT of waiting costs
+            // the seconds of backlog that the severe cut exists to avoid.
+            let escalate = severe && !self.last_cut_severe;
+            if escalate || since_decrease.is_none_or(|d| d >= spacing) {
                 let floor = self.cut_floor.unwrap_or(0.0);
-                let severe = queue.is_some_and(|q| q > SEVERE_QUEUE) || loss > CONGESTION_LOSS;
                 // A severe queue means the link fell far under our rate (an outage): the cut
                 // ignores the floor, whose smoothed rate still remembers the old link, and goes
                 // straight to the peer's current rate when that is lower.
@@ -489,6 +517,7 @@ impl BitrateController {
                     }
                     self.budget = cut;
                     self.last_decrease = Some(now);
+                    self.last_cut_severe = severe;
                 }
             }
         } else {
@@ -532,9 +561,34 @@ impl BitrateController {
     }
 
     /// Frame duration (ms) that goes with the current settings: 60 unless short frames are
-    /// allowed, redundancy is off and the budget pays for the extra packets.
+    /// allowed and either redundancy is off and the budget pays for the extra packets (20 or
+    /// 40), or a severe episode leaves less than three 60 ms frames a packet need (120).
     pub fn frame_ms(&self) -> u32 {
         self.frame_ms
+    }
+
+    /// Whether 120 ms frames may be chosen: toward a tgvoip-rs peer (variable frames, several
+    /// per packet) while a severe episode lasts, when even the headers of three 60 ms frames a
+    /// packet overfill the link (an 8 kbit/s outage).
+    fn long_frames_allowed(&self) -> bool {
+        self.short_frames && self.multi_frame && self.before_severe.is_some()
+    }
+
+    /// Long-frame choice (frames per packet, primary) when the budget cannot pay three 60 ms
+    /// frames a packet at the congestion floor.
+    fn long_frame_choice(&self) -> Option<(u32, i32)> {
+        let packed_floor = CONGESTION_MIN_BITRATE.min(self.limits.max);
+        if !self.long_frames_allowed()
+            || self.budget >= wire_bps_packed(packed_floor, 0, MAX_FRAMES_PER_PACKET)
+        {
+            return None;
+        }
+        let primary = (self.budget - wire_bps_long(0)) as i32;
+        let floor = self.floor_bitrate();
+        Some((
+            MAX_FRAMES_PER_PACKET,
+            primary.clamp(floor, self.limits.max.max(floor)),
+        ))
     }
 
     /// Shortest frame whose overhead the budget affords at a good primary bitrate (None: 60 ms).
@@ -553,6 +607,17 @@ impl BitrateController {
     fn compose(&mut self, expected_loss_perc: i32) -> SenderSettings {
         self.frame_ms = 60;
         self.frames_per_packet = 1;
+        if let Some((fpp, bitrate)) = self.long_frame_choice() {
+            self.frame_ms = LONG_FRAME_MS;
+            self.frames_per_packet = fpp;
+            return SenderSettings {
+                bitrate,
+                inband_fec: true,
+                expected_loss_perc,
+                redundancy_level: 0,
+                bandwidth: bandwidth_for(bitrate),
+            };
+        }
         if let Some((fpp, level, bitrate)) = self.packed_choice() {
             self.frames_per_packet = fpp;
             return SenderSettings {
@@ -934,6 +999,37 @@ mod tests {
     }
 
     #[test]
+    fn an_outage_toward_a_tgvoip_rs_peer_goes_to_120_ms_frames_until_the_link_is_back() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        c.set_multi_frame(true, false);
+        c.set_short_frames(true, false);
+        run(&mut c, &mut t, 3, fb(0.0, 50, 50));
+        assert!(c.frame_ms() <= 60);
+        let before = c.budget_bps();
+        // Severe cuts: three 120 ms frames a packet at the outage floor, a third of the
+        // headers of three 60 ms frames a packet.
+        let s = run(&mut c, &mut t, 3, fb(0.0, 50, 1_500));
+        assert_eq!((c.frame_ms(), c.frames_per_packet()), (120, 3));
+        assert_eq!((s.bitrate, s.redundancy_level), (SEVERE_MIN_BITRATE, 0));
+        assert_eq!(c.budget_bps(), wire_bps_long(SEVERE_MIN_BITRATE));
+        assert!(
+            wire_bps_long(SEVERE_MIN_BITRATE)
+                < wire_bps_packed(SEVERE_MIN_BITRATE, 0, MAX_FRAMES_PER_PACKET) - 1_500.0
+        );
+        // The link is back: shorter frames again as the budget climbs.
+        run(&mut c, &mut t, 4, fb(0.0, 50, 50));
+        assert!(c.frame_ms() <= 60);
+        assert!(c.budget_bps() >= before * RECOVERY_SHARE - 1.0);
+        // Toward a peer without variable frames (2.4.4) an outage stays at 60 ms frames.
+        let mut c = BitrateController::new(limits());
+        c.set_multi_frame(true, false);
+        run(&mut c, &mut t, 3, fb(0.0, 50, 50));
+        run(&mut c, &mut t, 3, fb(0.0, 50, 1_500));
+        assert_eq!((c.frame_ms(), c.frames_per_packet()), (60, 3));
+    }
+
+    #[test]
     fn cuts_stop_at_the_floor_from_the_peers_rate() {
         let mut t = Instant::now();
         let mut c = BitrateController::new(limits());
@@ -993,6 +1089,34 @@ mod tests {
         t += Duration::from_millis(300);
         c.update(t, &fb(0.0, 50, 900));
         assert!(c.budget_bps() < start * 0.7);
+    }
+
+    #[test]
+    fn a_queue_turning_severe_right_after_a_plain_cut_is_cut_again_at_once() {
+        let mut t = Instant::now();
+        let mut c = BitrateController::new(limits());
+        run(&mut c, &mut t, 10, fb(0.0, 50, 60));
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 400));
+        let plain = c.budget_bps();
+        // 300 ms later (under the 600 ms spacing) the queue is past 600 ms: cut now.
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 900));
+        let severe = c.budget_bps();
+        assert!(severe <= (plain * SEVERE_DECREASE_FACTOR).max(c.min_budget()) + 1.0);
+        // A severe queue right after a severe cut waits the spacing.
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 1_200));
+        assert_eq!(c.budget_bps(), severe);
+        // And a plain queue right after a plain cut waits too.
+        let mut c = BitrateController::new(limits());
+        run(&mut c, &mut t, 10, fb(0.0, 50, 60));
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 400));
+        let plain = c.budget_bps();
+        t += Duration::from_millis(300);
+        c.update(t, &fb(0.0, 50, 450));
+        assert_eq!(c.budget_bps(), plain);
     }
 
     #[test]

@@ -7,6 +7,9 @@ use std::collections::VecDeque;
 use super::opus::{Bandwidth, Decoder, Encoder};
 use super::{MediaError, CHUNK_SAMPLES, FRAME_SAMPLES, MAX_FRAME_BYTES};
 
+/// Samples in the longest frame the sender produces (120 ms, the longest Opus packet).
+const MAX_FRAME_SAMPLES: usize = 2 * FRAME_SAMPLES;
+
 /// Encoder settings chosen by the bitrate controller.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SenderSettings {
@@ -66,7 +69,7 @@ pub struct AudioSender {
     /// Last ≤ 4 secondary encodings, oldest first.
     history: VecDeque<Vec<u8>>,
     /// PCM of the frame being gathered.
-    pcm: Box<[i16; FRAME_SAMPLES]>,
+    pcm: Box<[i16; MAX_FRAME_SAMPLES]>,
     /// Samples of `pcm` filled so far.
     filled: usize,
     /// Primary encode scratch buffer (the peer's jitter slot limit).
@@ -89,7 +92,7 @@ impl AudioSender {
             primary,
             secondary: None,
             history: VecDeque::with_capacity(MAX_REDUNDANCY + 1),
-            pcm: Box::new([0; FRAME_SAMPLES]),
+            pcm: Box::new([0; MAX_FRAME_SAMPLES]),
             filled: 0,
             out: Box::new([0; MAX_FRAME_BYTES]),
             preview: None,
@@ -98,11 +101,11 @@ impl AudioSender {
         })
     }
 
-    /// Frame duration for the next frames: 20, 40 or 60 ms (other values are ignored). Takes
-    /// effect at the next frame boundary. Only 60 ms frames carry redundancy; libtgvoip 2.4.4
-    /// peers must only ever get 60 ms frames (see `Session::send_audio_frame`).
+    /// Frame duration for the next frames: 20, 40, 60 or 120 ms (other values are ignored).
+    /// Takes effect at the next frame boundary. Only 60 ms frames carry redundancy; libtgvoip
+    /// 2.4.4 peers must only ever get 60 ms frames (see `Session::send_audio_frame`).
     pub fn set_frame_ms(&mut self, ms: u32) {
-        if matches!(ms, 20 | 40 | 60) {
+        if matches!(ms, 20 | 40 | 60 | 120) {
             self.wanted_frame_chunks = ms as usize / 20;
             if self.filled == 0 {
                 self.frame_chunks = self.wanted_frame_chunks;
@@ -211,7 +214,7 @@ impl AudioSender {
                 buf.extend_from_slice(&frame.primary);
             } else {
                 buf.resize(MAX_SECONDARY_BYTES, 0);
-                let m = sec.encode(&self.pcm[..], &mut buf)?;
+                let m = sec.encode(&self.pcm[..FRAME_SAMPLES], &mut buf)?;
                 buf.truncate(m);
             }
             self.history.push_back(buf);
@@ -386,5 +389,28 @@ mod tests {
         assert!(s.push_chunk(&chunk).unwrap().is_none());
         assert!(s.push_chunk(&chunk).unwrap().is_none());
         assert!(s.push_chunk(&chunk).unwrap().is_some());
+    }
+
+    #[test]
+    fn long_frames_take_120_ms_and_carry_no_copies() {
+        let pcm = load_sample("sample05");
+        let mut s = AudioSender::new(settings(5_000, 2)).unwrap();
+        s.set_frame_ms(120);
+        assert_eq!(s.frame_ms(), 120);
+        let frames = encode_all(&mut s, &pcm[..FRAME_SAMPLES * 20]);
+        assert_eq!(frames.len(), 10);
+        for f in &frames {
+            assert_eq!(packet_samples(&f.primary).unwrap(), 2 * FRAME_SAMPLES);
+            assert!(f.redundancy.is_empty());
+        }
+        // Back to 60 ms at the next frame boundary, with copies again.
+        s.set_frame_ms(60);
+        let frames = encode_all(&mut s, &pcm[..FRAME_SAMPLES * 4]);
+        assert_eq!(frames.len(), 4);
+        assert_eq!(packet_samples(&frames[3].primary).unwrap(), FRAME_SAMPLES);
+        assert!(!frames[3].redundancy.is_empty());
+        // Anything else is ignored.
+        s.set_frame_ms(80);
+        assert_eq!(s.frame_ms(), 60);
     }
 }

@@ -200,9 +200,11 @@ struct LoopState {
     min_delay: u32,
     /// Chunks kept queued for the audio thread.
     playback_fill: usize,
-    /// 60 ms frames waiting to go out together (multi-frame packets).
+    /// Frames of one duration waiting to go out together (multi-frame packets).
     pending_frames: Vec<EncodedFrame>,
-    /// 60 ms frames per packet now (1 unless the bitrate controller packs).
+    /// Duration of the pending frames, ms.
+    pending_ms: u32,
+    /// Frames per packet now (1 unless the bitrate controller packs).
     frames_per_packet: usize,
     /// Times decoding and wake-ups to the audio thread's ticks.
     pacer: PlaybackPacer,
@@ -236,6 +238,7 @@ impl Engine {
             min_delay: 0,
             playback_fill: PLAYBACK_FILL,
             pending_frames: Vec::with_capacity(MAX_FRAMES_PER_PACKET as usize),
+            pending_ms: 60,
             frames_per_packet: 1,
             pacer: PlaybackPacer::new(Arc::clone(&self.audio_clock)),
         };
@@ -347,7 +350,8 @@ impl Engine {
     }
 
     /// Encodes captured audio; frames are sent only once the session accepts audio. Toward a
-    /// peer that takes them, 60 ms frames are gathered into packets of `frames_per_packet`.
+    /// peer that takes them, 60 ms (or, to a tgvoip-rs, 120 ms) frames are gathered into
+    /// packets of `frames_per_packet`, all of one duration.
     fn pump_capture(&mut self, now: Instant, chunk: &mut [i16; CHUNK_SAMPLES], st: &mut LoopState) {
         while self.capture.pop_chunk(chunk) {
             if !self.session.can_send_audio() {
@@ -362,7 +366,11 @@ impl Engine {
             let duration_ms = packet_samples(&frame.primary).map_or(60, |n| {
                 (n / (crate::media::SAMPLE_RATE as usize / 1000)) as u32
             });
-            if duration_ms == 60 && st.frames_per_packet > 1 {
+            if matches!(duration_ms, 60 | 120) && st.frames_per_packet > 1 {
+                if duration_ms != st.pending_ms {
+                    self.flush_pending_frames(now, st);
+                    st.pending_ms = duration_ms;
+                }
                 st.pending_frames.push(frame);
                 if st.pending_frames.len() >= st.frames_per_packet {
                     self.flush_pending_frames(now, st);
@@ -379,7 +387,7 @@ impl Engine {
         }
     }
 
-    /// Sends the gathered 60 ms frames in one packet (one frame alone as a plain packet).
+    /// Sends the gathered frames in one packet (one frame alone as a plain packet).
     fn flush_pending_frames(&mut self, now: Instant, st: &mut LoopState) {
         if st.pending_frames.is_empty() {
             return;
@@ -391,7 +399,9 @@ impl Engine {
         for (slot, f) in frames.iter_mut().zip(&st.pending_frames) {
             *slot = (f.primary.as_slice(), f.redundancy.as_slice());
         }
-        let sent = self.session.send_audio_frames(now, &frames[..n]);
+        let sent = self
+            .session
+            .send_audio_frames(now, &frames[..n], st.pending_ms);
         let pending = std::mem::take(&mut st.pending_frames);
         if sent {
             for frame in &pending {

@@ -411,8 +411,8 @@ impl Session {
         self.peer_caps
     }
 
-    /// Whether the peer is a tgvoip-rs that accepts audio frames of 20, 40 or 60 ms with the
-    /// pts stepping by the frame duration (see [`send_audio_frame`](Self::send_audio_frame)).
+    /// Whether the peer is a tgvoip-rs that accepts audio frames of 20, 40, 60 or 120 ms with
+    /// the pts stepping by the frame duration (see [`send_audio_frame`](Self::send_audio_frame)).
     /// Always false toward libtgvoip.
     pub fn peer_accepts_variable_frames(&self) -> bool {
         self.peer_rs_caps & wire::extra::CAP_VARIABLE_FRAMES != 0
@@ -645,8 +645,8 @@ impl Session {
         self.send_audio_frame(now, primary, redundancy, FRAME_PTS_STEP)
     }
 
-    /// Like [`send_audio`](Self::send_audio) for a frame of `duration_ms` (20, 40 or 60); pts
-    /// then advances by `duration_ms`. Anything but 60 ms is refused (returns false) unless the
+    /// Like [`send_audio`](Self::send_audio) for a frame of `duration_ms` (20, 40, 60 or 120);
+    /// pts then advances by `duration_ms`. Anything but 60 ms is refused (returns false) unless the
     /// peer announced [`peer_accepts_variable_frames`](Self::peer_accepts_variable_frames), so a
     /// libtgvoip peer always gets 60 ms frames with pts stepping by 60. Redundancy entries are
     /// mapped at 60 ms steps by the receiver: send them with 60 ms frames only.
@@ -657,9 +657,7 @@ impl Session {
         redundancy: &[Vec<u8>],
         duration_ms: u32,
     ) -> bool {
-        let duration_ok = duration_ms == FRAME_PTS_STEP
-            || (matches!(duration_ms, 20 | 40) && self.peer_accepts_variable_frames());
-        if !self.can_send_audio() || !duration_ok {
+        if !self.can_send_audio() || !self.duration_ok(duration_ms) {
             self.stats.audio_frames_refused += 1;
             return false;
         }
@@ -697,19 +695,34 @@ impl Session {
         true
     }
 
-    /// Sends two or three 60 ms frames (oldest first) in one STREAM_DATA_X2/X3 packet. The
-    /// copies of earlier frames that the frames' redundancy lists carry (each once) ride in the
-    /// last frame's redundancy block, with empty entries for the frames of the packet itself:
-    /// 2.4.4 parses a multi-frame packet correctly only when no frame but the last has a
-    /// redundancy block (wire.md 6.3), and tgvoip-rs reads it the same way. Refused (false, pts
-    /// unchanged) unless [`peer_accepts_multi_frame`](Self::peer_accepts_multi_frame); one frame
-    /// is sent as by `send_audio`.
-    pub fn send_audio_frames(&mut self, now: Instant, frames: &[(&[u8], &[Vec<u8>])]) -> bool {
+    /// Whether a frame of `duration_ms` may go to this peer: 60 ms always, 20, 40 and 120 ms
+    /// only to a tgvoip-rs that announced variable frames.
+    fn duration_ok(&self, duration_ms: u32) -> bool {
+        duration_ms == FRAME_PTS_STEP
+            || (matches!(duration_ms, 20 | 40 | 120) && self.peer_accepts_variable_frames())
+    }
+
+    /// Sends two or three frames of `duration_ms` (oldest first) in one STREAM_DATA_X2/X3
+    /// packet. The copies of earlier frames that the frames' redundancy lists carry (each once)
+    /// ride in the last frame's redundancy block, with empty entries for the frames of the
+    /// packet itself: 2.4.4 parses a multi-frame packet correctly only when no frame but the
+    /// last has a redundancy block (wire.md 6.3), and tgvoip-rs reads it the same way. Copies
+    /// map to 60 ms steps, so frames of another duration go without them. Refused (false, pts
+    /// unchanged) unless [`peer_accepts_multi_frame`](Self::peer_accepts_multi_frame) and the
+    /// duration suits the peer (as for [`send_audio_frame`](Self::send_audio_frame)); one frame
+    /// is sent as by `send_audio_frame`.
+    pub fn send_audio_frames(
+        &mut self,
+        now: Instant,
+        frames: &[(&[u8], &[Vec<u8>])],
+        duration_ms: u32,
+    ) -> bool {
         if let [(primary, redundancy)] = frames {
-            return self.send_audio_frame(now, primary, redundancy, FRAME_PTS_STEP);
+            return self.send_audio_frame(now, primary, redundancy, duration_ms);
         }
         if !self.can_send_audio()
             || !self.peer_accepts_multi_frame()
+            || !self.duration_ok(duration_ms)
             || frames.is_empty()
             || frames.len() > MAX_FRAMES_PER_PACKET
         {
@@ -717,7 +730,11 @@ impl Session {
             return false;
         }
         let first_pts = self.audio_pts;
-        let mut copies = earlier_copies(frames);
+        let mut copies = if duration_ms == FRAME_PTS_STEP {
+            earlier_copies(frames)
+        } else {
+            Vec::new()
+        };
         let last = frames.len() - 1;
         let mut payload = Vec::with_capacity(
             frames.iter().map(|f| f.0.len() + 8).sum::<usize>()
@@ -735,7 +752,7 @@ impl Session {
             };
             let frame = StreamFrame {
                 stream_id: OUR_AUDIO_STREAM,
-                pts: first_pts.wrapping_add(i as u32 * FRAME_PTS_STEP),
+                pts: first_pts.wrapping_add(i as u32 * duration_ms),
                 keyframe: false,
                 fragment: None,
                 data: primary,
@@ -750,7 +767,7 @@ impl Session {
         };
         let seq = self.send_to_current(now, ptype, &payload);
         self.send_stats.on_sent(now, seq, payload.len() as u32);
-        self.audio_pts = first_pts.wrapping_add(frames.len() as u32 * FRAME_PTS_STEP);
+        self.audio_pts = first_pts.wrapping_add(frames.len() as u32 * duration_ms);
         self.stats.audio_frames_sent += frames.len() as u64;
         self.stats.audio_packets_sent += 1;
         true
