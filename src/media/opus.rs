@@ -112,6 +112,13 @@ impl Encoder {
         self.ctl(sys::OPUS_SET_BITRATE_REQUEST, bps)
     }
 
+    /// Turns variable bitrate on (the default) or off. Off, every frame takes its exact share of
+    /// the bitrate: for a link with no headroom, where a talk spurt's burst above the average
+    /// would become queueing delay.
+    pub fn set_vbr(&mut self, on: bool) -> Result<(), MediaError> {
+        self.ctl(sys::OPUS_SET_VBR_REQUEST, i32::from(on))
+    }
+
     /// Forces the coded bandwidth (or lets the encoder choose with [`Bandwidth::Auto`]).
     pub fn set_bandwidth(&mut self, bw: Bandwidth) -> Result<(), MediaError> {
         self.ctl(sys::OPUS_SET_BANDWIDTH_REQUEST, bw.to_opus())

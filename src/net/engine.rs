@@ -515,11 +515,13 @@ impl Engine {
             MULTI_FRAME_ENABLED && self.session.peer_accepts_multi_frame(),
             self.network == NetworkType::Gprs,
         );
-        // A peer that packs k frames acks every k·60 ms: on average (k-1)·30 ms later than one
-        // sending every frame, which is not a queue.
+        // A peer that packs k frames of d ms acks every k·d ms: on average (k·d − 60)/2 ms later
+        // than one sending a packet every 60 ms, which is not a queue.
         let peer_fpp = self.session.peer_frames_per_packet().max(1);
-        self.bitrate
-            .set_ack_delay(Duration::from_millis(u64::from(peer_fpp - 1) * 30));
+        let peer_packet_ms = peer_fpp * self.receiver.stats().frame_ms.max(20);
+        self.bitrate.set_ack_delay(Duration::from_millis(u64::from(
+            peer_packet_ms.saturating_sub(60) / 2,
+        )));
         let settings = self.bitrate.update(now, &feedback);
         let fpp = self.bitrate.frames_per_packet().max(1) as usize;
         if fpp < st.pending_frames.len() {
