@@ -65,18 +65,19 @@ pub const CONGESTION_MIN_BITRATE: i32 = 6_000;
 /// carries, so the queue would never drain. Costs PESQ-WB 2.74 → 2.31 on clean speech, only
 /// until the link is back.
 const SEVERE_MIN_BITRATE: i32 = 5_000;
-/// Loss above which a severe episode keeps 60 ms frames: each lost 120 ms-frame packet is a
-/// 360 ms hole, and with loss this high (GPRS at 40 %, or no acks back yet) the episode is as
-/// likely to be lost acks as a queue.
-const LONG_FRAME_MAX_LOSS: f64 = 0.3;
-/// Longest stretch of 120 ms frames per severe episode: long enough for an outage like the
-/// test matrix's (3 s); a link that stays that slow gets 60 ms frames again, whose packets
-/// lose less at once and whose acks come often enough to see the queue clear.
-const LONG_FRAME_MAX_TIME: Duration = Duration::from_secs(3);
-/// Lowest primary bitrate in 120 ms frames (see [`wire_bps_long`]): with the IPv4 + UDP headers
-/// and the encoder's overshoot in speech, 5 kbps still came to ~7.7 kbit/s on the wire, too
-/// close to an 8 kbit/s outage link.
-const LONG_FRAME_MIN_BITRATE: i32 = 4_000;
+/// Loss above which a severe episode is no outage (see [`OUTAGE_MIN_BITRATE`]): with loss this
+/// high (GPRS at 40 %, or no acks back yet) the episode is as likely to be lost acks as a
+/// queue, and each lost 120 ms-frame packet would be a 360 ms hole.
+const OUTAGE_MAX_LOSS: f64 = 0.3;
+/// Longest outage stretch per severe episode: long enough for an outage like the test
+/// matrix's (3 s); a link that stays that slow gets the severe floor in 60 ms frames again,
+/// whose packets lose less at once and whose acks come often enough to see the queue clear.
+const OUTAGE_MAX_TIME: Duration = Duration::from_secs(3);
+/// Lowest primary bitrate in an outage (a severe episode that began with little loss, for at
+/// most [`OUTAGE_MAX_TIME`]), at a constant bitrate: 5 kbps in variable-bitrate speech came to
+/// ~7.7 kbit/s on the wire in 120 ms frames (IPv4 + UDP headers and a ~15 % overshoot), too
+/// close to an 8 kbit/s outage link, and ~12 kbit/s in 60 ms frames.
+const OUTAGE_MIN_BITRATE: i32 = 4_000;
 /// Bytes per audio packet besides the Opus data, as the budget counts them: the datagram's relay
 /// tag, message key, packet header, stream header and padding (measured: 77 bytes around a
 /// 35-byte frame). The IPv4 + UDP headers (28) are left out, so the budget runs under the wire
@@ -266,9 +267,8 @@ pub struct BitrateController {
     before_severe: Option<f64>,
     /// The last cut was a severe one (a plain cut is escalated without waiting).
     last_cut_severe: bool,
-    /// Until when 120 ms frames may be used in the current severe episode (it began with
-    /// little loss).
-    long_frames_until: Option<Instant>,
+    /// Until when the current severe episode counts as an outage (it began with little loss).
+    outage_until: Option<Instant>,
 }
 
 impl BitrateController {
@@ -292,7 +292,7 @@ impl BitrateController {
             episode_start: 0.0,
             before_severe: None,
             last_cut_severe: false,
-            long_frames_until: None,
+            outage_until: None,
         };
         c.settings = c.compose(MIN_EXPECTED_LOSS);
         c
@@ -386,8 +386,8 @@ impl BitrateController {
     /// Lowest primary bitrate now: the severe-episode floor until the link is back, else the
     /// congestion floor (never above the maximum).
     fn floor_bitrate(&self) -> i32 {
-        let floor = if self.long_frames_allowed() {
-            LONG_FRAME_MIN_BITRATE
+        let floor = if self.in_outage() {
+            OUTAGE_MIN_BITRATE
         } else if self.before_severe.is_some() {
             SEVERE_MIN_BITRATE
         } else {
@@ -534,8 +534,7 @@ impl BitrateController {
                         self.before_severe = Some(self.episode_start.max(self.budget));
                         // Random loss that high (or no acks at all yet) would cost a 360 ms
                         // hole per lost packet: long frames only for a queue on a clean link.
-                        self.long_frames_until =
-                            (loss < LONG_FRAME_MAX_LOSS).then(|| now + LONG_FRAME_MAX_TIME);
+                        self.outage_until = (loss < OUTAGE_MAX_LOSS).then(|| now + OUTAGE_MAX_TIME);
                     }
                     self.budget = cut;
                     self.last_decrease = Some(now);
@@ -593,11 +592,23 @@ impl BitrateController {
     /// per packet) while a severe episode lasts, when even the headers of three 60 ms frames a
     /// packet overfill the link (an 8 kbit/s outage).
     fn long_frames_allowed(&self) -> bool {
-        let in_time = self
-            .long_frames_until
-            .zip(self.last_update)
-            .is_some_and(|(until, now)| now < until);
-        self.short_frames && self.multi_frame && self.before_severe.is_some() && in_time
+        self.short_frames && self.multi_frame && self.in_outage()
+    }
+
+    /// Whether a severe episode that began with little loss is in its first
+    /// [`OUTAGE_MAX_TIME`]: the link fell far under our rate (an outage).
+    fn in_outage(&self) -> bool {
+        self.before_severe.is_some()
+            && self
+                .outage_until
+                .zip(self.last_update)
+                .is_some_and(|(until, now)| now < until)
+    }
+
+    /// Whether the encoder should run at a constant bitrate (in an outage, where a talk spurt's
+    /// burst above the average would only queue).
+    pub fn constant_bitrate(&self) -> bool {
+        self.in_outage()
     }
 
     /// Long-frame choice (frames per packet, primary) when the budget cannot pay three 60 ms
@@ -1012,11 +1023,15 @@ mod tests {
         // A queue of over 600 ms: severe cuts down to the outage floor, three frames a packet.
         let s = run(&mut c, &mut t, 3, fb(0.0, 50, 1_500));
         assert_eq!(c.frames_per_packet(), 3);
-        assert_eq!(s.bitrate, SEVERE_MIN_BITRATE);
+        assert_eq!(s.bitrate, OUTAGE_MIN_BITRATE);
         assert_eq!(
             c.budget_bps(),
-            wire_bps_packed(SEVERE_MIN_BITRATE, 0, MAX_FRAMES_PER_PACKET)
+            wire_bps_packed(OUTAGE_MIN_BITRATE, 0, MAX_FRAMES_PER_PACKET)
         );
+        // Past the outage time the severe floor takes over.
+        let s = run(&mut c, &mut t, 1, fb(0.0, 50, 1_500));
+        assert_eq!(s.bitrate, SEVERE_MIN_BITRATE);
+        assert!(!c.constant_bitrate());
         // The queue clears: fast recovery back toward the old budget, and the usual floor.
         run(&mut c, &mut t, 4, fb(0.0, 50, 50));
         assert!(c.budget_bps() >= before * RECOVERY_SHARE - 1.0);
@@ -1037,8 +1052,9 @@ mod tests {
         // headers of three 60 ms frames a packet.
         let s = run(&mut c, &mut t, 3, fb(0.0, 50, 1_500));
         assert_eq!((c.frame_ms(), c.frames_per_packet()), (120, 3));
-        assert_eq!((s.bitrate, s.redundancy_level), (LONG_FRAME_MIN_BITRATE, 0));
-        assert_eq!(c.budget_bps(), wire_bps_long(LONG_FRAME_MIN_BITRATE));
+        assert_eq!((s.bitrate, s.redundancy_level), (OUTAGE_MIN_BITRATE, 0));
+        assert!(c.constant_bitrate());
+        assert_eq!(c.budget_bps(), wire_bps_long(OUTAGE_MIN_BITRATE));
         assert!(
             wire_bps_long(SEVERE_MIN_BITRATE)
                 < wire_bps_packed(SEVERE_MIN_BITRATE, 0, MAX_FRAMES_PER_PACKET) - 1_500.0
@@ -1058,14 +1074,19 @@ mod tests {
         c.set_multi_frame(true, false);
         c.set_short_frames(true, false);
         run(&mut c, &mut t, 3, fb(0.0, 50, 50));
-        run(&mut c, &mut t, 3, fb(0.4, 50, 1_500));
+        let s = run(&mut c, &mut t, 3, fb(0.4, 50, 1_500));
         assert_eq!((c.frame_ms(), c.frames_per_packet()), (60, 3));
-        // Toward a peer without variable frames (2.4.4) an outage stays at 60 ms frames.
+        assert_eq!(s.bitrate, SEVERE_MIN_BITRATE);
+        assert!(!c.constant_bitrate());
+        // Toward a peer without variable frames (2.4.4) an outage stays at 60 ms frames, at the
+        // outage floor and a constant bitrate.
         let mut c = BitrateController::new(limits());
         c.set_multi_frame(true, false);
         run(&mut c, &mut t, 3, fb(0.0, 50, 50));
-        run(&mut c, &mut t, 3, fb(0.0, 50, 1_500));
+        let s = run(&mut c, &mut t, 3, fb(0.0, 50, 1_500));
         assert_eq!((c.frame_ms(), c.frames_per_packet()), (60, 3));
+        assert_eq!(s.bitrate, OUTAGE_MIN_BITRATE);
+        assert!(c.constant_bitrate());
     }
 
     #[test]

@@ -79,8 +79,9 @@ pub struct AudioSender {
     /// Chunks per frame now (3 = 60 ms) and as requested (applied at a frame boundary).
     frame_chunks: usize,
     wanted_frame_chunks: usize,
-    /// The primary encoder runs at a constant bitrate (120 ms frames).
+    /// The primary encoder runs at a constant bitrate now, and as requested.
     cbr: bool,
+    wanted_cbr: bool,
 }
 
 impl AudioSender {
@@ -101,6 +102,7 @@ impl AudioSender {
             frame_chunks: FRAME_SAMPLES / CHUNK_SAMPLES,
             wanted_frame_chunks: FRAME_SAMPLES / CHUNK_SAMPLES,
             cbr: false,
+            wanted_cbr: false,
         })
     }
 
@@ -114,6 +116,13 @@ impl AudioSender {
                 self.frame_chunks = self.wanted_frame_chunks;
             }
         }
+    }
+
+    /// Constant bitrate for the primary encoder from the next frame on (variable otherwise):
+    /// for a link with no headroom, where the variable bitrate's ~15 % overshoot in speech
+    /// would only queue.
+    pub fn set_constant_bitrate(&mut self, on: bool) {
+        self.wanted_cbr = on;
     }
 
     /// Duration of the frames being produced, ms.
@@ -188,14 +197,12 @@ impl AudioSender {
     }
 
     /// Encodes the gathered `samples` with the primary and (if on, for 60 ms frames) the
-    /// secondary encoder. 120 ms frames (sent only in an outage) are encoded at a constant
-    /// bitrate: the variable one overshot the target by ~15 % in speech.
+    /// secondary encoder.
     fn encode_frame(&mut self, samples: usize) -> Result<EncodedFrame, MediaError> {
         self.sync_settings()?;
-        let cbr = samples > FRAME_SAMPLES;
-        if cbr != self.cbr {
-            self.primary.set_vbr(!cbr)?;
-            self.cbr = cbr;
+        if self.wanted_cbr != self.cbr {
+            self.primary.set_vbr(!self.wanted_cbr)?;
+            self.cbr = self.wanted_cbr;
         }
         let n = self
             .primary
@@ -405,6 +412,7 @@ mod tests {
         let pcm = load_sample("sample05");
         let mut s = AudioSender::new(settings(5_000, 2)).unwrap();
         s.set_frame_ms(120);
+        s.set_constant_bitrate(true);
         assert_eq!(s.frame_ms(), 120);
         let frames = encode_all(&mut s, &pcm[..FRAME_SAMPLES * 20]);
         assert_eq!(frames.len(), 10);

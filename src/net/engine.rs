@@ -529,6 +529,8 @@ impl Engine {
         }
         st.frames_per_packet = fpp;
         self.sender.apply(settings);
+        self.sender
+            .set_constant_bitrate(self.bitrate.constant_bitrate());
         self.sender.set_frame_ms(if short_ok {
             self.bitrate.frame_ms()
         } else {
