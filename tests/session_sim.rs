@@ -812,14 +812,30 @@ fn a_libtgvoip_peer_gets_60_ms_frames_and_copies_only_in_the_last_frame_of_a_pac
     );
 }
 
-#[test]
-fn tgvoip_rs_peers_pack_several_frames_per_packet_with_each_copy_once() {
+/// Pts of the frames b heard: primaries, or (`redundant`) copies.
+fn heard_pts(sim: &Sim, redundant: bool) -> Vec<u32> {
+    sim.obs[1]
+        .frames
+        .iter()
+        .filter(|f| f.1 == redundant)
+        .map(|f| f.0)
+        .collect()
+}
+
+/// Two tgvoip-rs sessions connected over a clean 20 ms path, sending no audio of their own.
+fn connected_quiet_pair() -> Sim {
     let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
     sim.audio = false;
     sim.a.connect(sim.now);
     sim.b.connect(sim.now);
     sim.flush();
     sim.run_until(Duration::from_secs(2));
+    sim
+}
+
+#[test]
+fn tgvoip_rs_peers_pack_several_frames_per_packet_with_each_copy_once() {
+    let mut sim = connected_quiet_pair();
     assert!(sim.a.peer_accepts_multi_frame());
     assert!(sim.b.peer_accepts_multi_frame());
     assert_eq!(sim.b.peer_frames_per_packet(), 1);
@@ -839,21 +855,11 @@ fn tgvoip_rs_peers_pack_several_frames_per_packet_with_each_copy_once() {
     sim.flush();
     sim.run_until(Duration::from_secs(3));
     assert_eq!(sim.b.peer_frames_per_packet(), 3);
-    let primaries: Vec<u32> = sim.obs[1]
-        .frames
-        .iter()
-        .filter(|f| !f.1)
-        .map(|f| f.0)
-        .collect();
+    let primaries: Vec<u32> = heard_pts(&sim, false);
     assert_eq!(primaries, vec![0, 60, 120, 180, 240, 300, 360]);
     // Copies: the first packet covers the two frames before pts 0 (wrapping), the second
     // 0 and 60, the third 120 and 180; copies of frames inside the same packet are not sent.
-    let mut copies: Vec<u32> = sim.obs[1]
-        .frames
-        .iter()
-        .filter(|f| f.1)
-        .map(|f| f.0)
-        .collect();
+    let mut copies: Vec<u32> = heard_pts(&sim, true);
     copies.sort_unstable();
     let mut want = vec![
         0,
@@ -869,12 +875,7 @@ fn tgvoip_rs_peers_pack_several_frames_per_packet_with_each_copy_once() {
 
 #[test]
 fn tgvoip_rs_peers_pack_120_ms_frames_without_copies() {
-    let mut sim = Sim::new(SimNet::new(&[20], 0.0, 1), SessionTunables::default());
-    sim.audio = false;
-    sim.a.connect(sim.now);
-    sim.b.connect(sim.now);
-    sim.flush();
-    sim.run_until(Duration::from_secs(2));
+    let mut sim = connected_quiet_pair();
     assert!(sim.a.peer_accepts_variable_frames());
     let red: Vec<Vec<u8>> = vec![vec![0x11; 8], vec![0x22; 8], vec![0x33; 8]];
     let prim = [0x7B; 40];
@@ -889,20 +890,10 @@ fn tgvoip_rs_peers_pack_120_ms_frames_without_copies() {
     assert_eq!(sim.a.stats().audio_packets_sent, 3);
     sim.flush();
     sim.run_until(Duration::from_secs(3));
-    let primaries: Vec<u32> = sim.obs[1]
-        .frames
-        .iter()
-        .filter(|f| !f.1)
-        .map(|f| f.0)
-        .collect();
+    let primaries: Vec<u32> = heard_pts(&sim, false);
     assert_eq!(primaries, vec![0, 120, 240, 360, 480, 600]);
     // Copies map to 60 ms steps: none ride with long frames (the single 60 ms frame carries its
     // own list: the two frames before it).
-    let copies: Vec<u32> = sim.obs[1]
-        .frames
-        .iter()
-        .filter(|f| f.1)
-        .map(|f| f.0)
-        .collect();
+    let copies: Vec<u32> = heard_pts(&sim, true);
     assert_eq!(copies, vec![480, 540]);
 }

@@ -1151,14 +1151,20 @@ mod tests {
         assert!(c.budget_bps() < start * 0.7);
     }
 
+    /// A controller 10 s into a clean call that just made a plain cut, and its budget then.
+    fn after_a_plain_cut(t: &mut Instant) -> (BitrateController, f64) {
+        let mut c = BitrateController::new(limits());
+        run(&mut c, t, 10, fb(0.0, 50, 60));
+        *t += Duration::from_millis(300);
+        c.update(*t, &fb(0.0, 50, 400));
+        let plain = c.budget_bps();
+        (c, plain)
+    }
+
     #[test]
     fn a_queue_turning_severe_right_after_a_plain_cut_is_cut_again_at_once() {
         let mut t = Instant::now();
-        let mut c = BitrateController::new(limits());
-        run(&mut c, &mut t, 10, fb(0.0, 50, 60));
-        t += Duration::from_millis(300);
-        c.update(t, &fb(0.0, 50, 400));
-        let plain = c.budget_bps();
+        let (mut c, plain) = after_a_plain_cut(&mut t);
         // 300 ms later (under the 600 ms spacing) the queue is past 600 ms: cut now.
         t += Duration::from_millis(300);
         c.update(t, &fb(0.0, 50, 900));
@@ -1169,11 +1175,7 @@ mod tests {
         c.update(t, &fb(0.0, 50, 1_200));
         assert_eq!(c.budget_bps(), severe);
         // And a plain queue right after a plain cut waits too.
-        let mut c = BitrateController::new(limits());
-        run(&mut c, &mut t, 10, fb(0.0, 50, 60));
-        t += Duration::from_millis(300);
-        c.update(t, &fb(0.0, 50, 400));
-        let plain = c.budget_bps();
+        let (mut c, plain) = after_a_plain_cut(&mut t);
         t += Duration::from_millis(300);
         c.update(t, &fb(0.0, 50, 450));
         assert_eq!(c.budget_bps(), plain);
