@@ -282,6 +282,8 @@ pub struct Session {
     init_rounds: usize,
     next_ping_round: Option<Instant>,
     next_nop: Option<Instant>,
+    /// Endpoint in use when the call went RECONNECTING.
+    reconnecting_from: Option<usize>,
     next_stats_tick: Option<Instant>,
     last_recv: Option<Instant>,
     last_send: Option<Instant>,
@@ -338,6 +340,7 @@ impl Session {
             init_rounds: 0,
             next_ping_round: None,
             next_nop: None,
+            reconnecting_from: None,
             next_stats_tick: None,
             last_recv: None,
             last_send: None,
@@ -902,6 +905,11 @@ impl Session {
         }
         self.on_valid_from(now, ep_idx, self.state == CallState::Reconnecting);
         if self.state == CallState::Reconnecting {
+            // Back on another path: what went into the old one is no congestion signal. Back
+            // on the same one, the packets were held (a queue) and their late acks count.
+            if self.reconnecting_from.take() != Some(ep_idx) {
+                self.send_stats.forget_break();
+            }
             self.set_state(CallState::Established);
         }
         let packet = match self.parse_body(&body) {
@@ -1241,6 +1249,7 @@ impl Session {
         } else if silent >= self.cfg.tunables.reconnecting_timeout {
             if self.state == CallState::Established {
                 self.ever_reconnecting = true;
+                self.reconnecting_from = Some(self.endpoints.current());
                 self.set_state(CallState::Reconnecting);
             }
             self.on_silence(now, last);

@@ -149,6 +149,16 @@ impl SendStats {
         Some(now.saturating_duration_since(waiting.sent))
     }
 
+    /// The path came back after a break: what was sent into it and what was lost while it was
+    /// down says nothing about congestion on the path now, so the packets still waiting for
+    /// an ack are dropped uncounted and the loss window starts afresh (the RTT history stays).
+    pub fn forget_break(&mut self) {
+        self.in_flight.clear();
+        self.inflight_bytes = 0;
+        self.buckets.clear();
+        self.expired.clear();
+    }
+
     /// Fraction of audio packets lost over the last few seconds.
     pub fn loss_ratio(&self) -> f64 {
         let (acked, lost) = self
@@ -238,5 +248,27 @@ mod tests {
         assert!((s.loss_ratio() - 0.25).abs() < 1e-9, "{}", s.loss_ratio());
         assert_eq!(s.srtt(), Some(Duration::from_millis(50)));
         assert_eq!(s.inflight_bytes(), 0);
+    }
+
+    #[test]
+    fn a_path_break_is_not_counted_as_loss_once_the_path_is_back() {
+        let t0 = Instant::now();
+        let mut s = SendStats::default();
+        // Half a second of packets lost to a dead path, some already timed out.
+        for i in 0..30u32 {
+            s.on_sent(t0 + Duration::from_millis(60 * u64::from(i)), i + 1, 100);
+        }
+        s.tick(t0 + Duration::from_millis(2_000));
+        assert!(s.loss_ratio() > 0.9);
+        s.on_sent(t0 + Duration::from_millis(2_000), 31, 100);
+        s.forget_break();
+        assert_eq!((s.inflight_bytes(), s.loss_ratio()), (0, 0.0));
+        // What is sent on the new path counts as usual.
+        let t1 = t0 + Duration::from_millis(2_200);
+        s.on_sent(t1, 32, 100);
+        s.on_acked(t1 + Duration::from_millis(40), 32, true);
+        s.on_sent(t1, 33, 100);
+        s.tick(t1 + Duration::from_secs(3));
+        assert!((s.loss_ratio() - 0.5).abs() < 1e-9, "{}", s.loss_ratio());
     }
 }
