@@ -170,15 +170,7 @@ pub const MAX_FRAMES_PER_PACKET: u32 = 3;
 /// `fpp` frames and each earlier frame's copy is sent once per packet (L − 1 distinct copies per
 /// packet), see `Session::send_audio_frames`.
 pub fn wire_bps_packed(primary: i32, redundancy_level: u8, fpp: u32) -> f64 {
-    let fpp = f64::from(fpp.clamp(1, MAX_FRAMES_PER_PACKET));
-    let copies = f64::from(redundancy_level.saturating_sub(1));
-    let entries = f64::from(redundancy_level) * fpp;
-    let per_packet = PACKET_OVERHEAD_BYTES
-        + (fpp - 1.0) * EXTRA_FRAME_BYTES
-        + fpp * f64::from(primary) * 0.060 / 8.0
-        + copies * f64::from(secondary_bitrate(primary)) * 0.060 / 8.0
-        + entries;
-    per_packet * 8.0 * PACKETS_PER_SECOND / fpp
+    wire_bps_frames(primary, redundancy_level, fpp, 60)
 }
 
 /// Duration of the long frames sent to a tgvoip-rs peer in an outage, ms (the longest Opus
@@ -188,17 +180,29 @@ const LONG_FRAME_MS: u32 = 120;
 /// Like [`wire_bps_packed`] for [`MAX_FRAMES_PER_PACKET`] 120 ms frames a packet, without
 /// copies: a packet every 360 ms pays a third of the headers of three 60 ms frames a packet.
 pub fn wire_bps_long(primary: i32) -> f64 {
-    let fpp = f64::from(MAX_FRAMES_PER_PACKET);
-    let secs = f64::from(LONG_FRAME_MS) / 1000.0;
-    let per_packet = PACKET_OVERHEAD_BYTES + (fpp - 1.0) * EXTRA_FRAME_BYTES;
-    per_packet * 8.0 / (secs * fpp) + f64::from(primary)
+    wire_bps_frames(primary, 0, MAX_FRAMES_PER_PACKET, LONG_FRAME_MS)
 }
 
 /// Bits per second on the wire for a primary bitrate in frames of `frame_ms` (one frame per
 /// packet, no redundancy): the per-packet overhead grows as frames get shorter.
 pub fn wire_bps_framed(primary: i32, frame_ms: u32) -> f64 {
-    let frame_ms = f64::from(frame_ms.max(20));
-    PACKET_OVERHEAD_BYTES * 8.0 * 1000.0 / frame_ms + f64::from(primary)
+    wire_bps_frames(primary, 0, 1, frame_ms)
+}
+
+/// The wire model behind the `wire_bps*` functions: `fpp` frames of `frame_ms` a packet, the
+/// packet's overhead once, a stream header per extra frame, and L − 1 copies plus L entries a
+/// frame at redundancy level L.
+fn wire_bps_frames(primary: i32, redundancy_level: u8, fpp: u32, frame_ms: u32) -> f64 {
+    let fpp = f64::from(fpp.clamp(1, MAX_FRAMES_PER_PACKET));
+    let secs = f64::from(frame_ms.max(20)) / 1000.0;
+    let copies = f64::from(redundancy_level.saturating_sub(1));
+    let entries = f64::from(redundancy_level) * fpp;
+    let per_packet = PACKET_OVERHEAD_BYTES
+        + (fpp - 1.0) * EXTRA_FRAME_BYTES
+        + fpp * f64::from(primary) * secs / 8.0
+        + copies * f64::from(secondary_bitrate(primary)) * secs / 8.0
+        + entries;
+    per_packet * 8.0 / (secs * fpp)
 }
 
 /// Smallest primary bitrate worth shorter frames for: below it the overhead of more packets is
@@ -225,8 +229,9 @@ pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
 /// * **Several frames per packet** toward a peer that parses them (a tgvoip-rs that announced
 ///   it, or 2.4.4; [`set_multi_frame`](Self::set_multi_frame)): with loss above 5 %, two or
 ///   three 60 ms frames share one packet's headers and the next packet carries copies of them.
-///   Toward a tgvoip-rs peer, a severe episode whose budget cannot pay three 60 ms frames a
-///   packet at 6 kbps goes to three 120 ms frames a packet: on an 8 kbit/s outage link the
+///   An outage (a severe episode that began with under 30 % loss, for its first 3 s) gets a
+///   constant 4 kbps primary and, toward a tgvoip-rs peer whose budget cannot pay three 60 ms
+///   frames a packet at 6 kbps, three 120 ms frames a packet: on an 8 kbit/s outage link the
 ///   headers of a packet every 180 ms alone take more than half the link.
 /// * **Loss protection within the budget.** The wanted redundancy level follows loss as 2.4.4
 ///   (2/3/4 above 2/5/8 %, with a 3 s hysteresis to turn off); the highest level whose copies
@@ -589,8 +594,8 @@ impl BitrateController {
     }
 
     /// Whether 120 ms frames may be chosen: toward a tgvoip-rs peer (variable frames, several
-    /// per packet) while a severe episode lasts, when even the headers of three 60 ms frames a
-    /// packet overfill the link (an 8 kbit/s outage).
+    /// per packet) in an outage ([`in_outage`](Self::in_outage)), where even the headers of
+    /// three 60 ms frames a packet overfill the link.
     fn long_frames_allowed(&self) -> bool {
         self.short_frames && self.multi_frame && self.in_outage()
     }
@@ -611,9 +616,9 @@ impl BitrateController {
         self.in_outage()
     }
 
-    /// Long-frame choice (frames per packet, primary) when the budget cannot pay three 60 ms
-    /// frames a packet at the congestion floor.
-    fn long_frame_choice(&self) -> Option<(u32, i32)> {
+    /// Primary bitrate in long frames ([`MAX_FRAMES_PER_PACKET`] of 120 ms a packet) when they
+    /// are allowed and the budget cannot pay three 60 ms frames a packet at the congestion floor.
+    fn long_frame_choice(&self) -> Option<i32> {
         let packed_floor = CONGESTION_MIN_BITRATE.min(self.limits.max);
         if !self.long_frames_allowed()
             || self.budget >= wire_bps_packed(packed_floor, 0, MAX_FRAMES_PER_PACKET)
@@ -622,10 +627,7 @@ impl BitrateController {
         }
         let primary = (self.budget - wire_bps_long(0)) as i32;
         let floor = self.floor_bitrate();
-        Some((
-            MAX_FRAMES_PER_PACKET,
-            primary.clamp(floor, self.limits.max.max(floor)),
-        ))
+        Some(primary.clamp(floor, self.limits.max.max(floor)))
     }
 
     /// Shortest frame whose overhead the budget affords at a good primary bitrate (None: 60 ms).
@@ -644,18 +646,14 @@ impl BitrateController {
     fn compose(&mut self, expected_loss_perc: i32) -> SenderSettings {
         self.frame_ms = 60;
         self.frames_per_packet = 1;
-        if let Some((fpp, bitrate)) = self.long_frame_choice() {
-            self.frame_ms = LONG_FRAME_MS;
-            self.frames_per_packet = fpp;
-            return SenderSettings {
-                bitrate,
-                inband_fec: true,
-                expected_loss_perc,
-                redundancy_level: 0,
-                bandwidth: bandwidth_for(bitrate),
-            };
-        }
-        if let Some((fpp, level, bitrate)) = self.packed_choice() {
+        let packed = match self.long_frame_choice() {
+            Some(bitrate) => Some((LONG_FRAME_MS, MAX_FRAMES_PER_PACKET, 0, bitrate)),
+            None => self
+                .packed_choice()
+                .map(|(fpp, level, bitrate)| (60, fpp, level, bitrate)),
+        };
+        if let Some((frame_ms, fpp, level, bitrate)) = packed {
+            self.frame_ms = frame_ms;
             self.frames_per_packet = fpp;
             return SenderSettings {
                 bitrate,

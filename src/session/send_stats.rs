@@ -254,7 +254,7 @@ mod tests {
     fn a_path_break_is_not_counted_as_loss_once_the_path_is_back() {
         let t0 = Instant::now();
         let mut s = SendStats::default();
-        // Half a second of packets lost to a dead path, some already timed out.
+        // 1.8 s of packets lost to a dead path, most already timed out.
         for i in 0..30u32 {
             s.on_sent(t0 + Duration::from_millis(60 * u64::from(i)), i + 1, 100);
         }
