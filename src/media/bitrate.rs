@@ -237,9 +237,10 @@ pub const SHORT_FRAME_MIN_BITRATE: i32 = 16_000;
 ///   2 % when one copy per 60 ms packet would leave the primary under 12 kbps), two or three
 ///   60 ms frames share one packet's headers and the next packet carries copies of them.
 ///   An outage (a severe episode that began with under 30 % loss, for its first 3 s) gets a
-///   constant 4 kbps primary and, toward a tgvoip-rs peer whose budget cannot pay three 60 ms
-///   frames a packet at 6 kbps, three 120 ms frames a packet: on an 8 kbit/s outage link the
-///   headers of a packet every 180 ms alone take more than half the link.
+///   constant-bitrate primary: toward a tgvoip-rs peer whose budget cannot pay three 60 ms
+///   frames a packet at 6 kbps, 4 kbps in three 120 ms frames a packet (on an 8 kbit/s outage
+///   link the headers of a packet every 180 ms alone take more than half the link); in 60 ms
+///   frames (toward 2.4.4) down to 3 kbps.
 /// * **Loss protection within the budget.** The wanted redundancy level follows loss as 2.4.4
 ///   (2/3/4 above 2/5/8 %, with a 3 s hysteresis to turn off); the highest level whose copies
 ///   still leave at least 6 kbps for the primary within the budget is used, the rest goes to the
@@ -473,9 +474,9 @@ impl BitrateController {
 
     /// Packed choice (frames per packet, level, primary) for the budget, when packing is
     /// wanted, packing pays for light loss's copies, or the budget cannot pay one packet per
-    /// frame at the primary floor: two frames
-    /// with copies of both earlier ones if the primary gets at least 10 kbps,
-    /// else three frames with as many copies as fit next to the floor primary.
+    /// frame at the primary floor: two frames with copies of both earlier ones if the primary
+    /// gets at least 10 kbps, else three frames with as many copies as fit next to the floor
+    /// primary.
     fn packed_choice(&self) -> Option<(u32, u8, i32)> {
         if !self.multi_frame {
             return None;
