@@ -74,9 +74,9 @@ const OUTAGE_MAX_LOSS: f64 = 0.3;
 /// whose packets lose less at once and whose acks come often enough to see the queue clear.
 const OUTAGE_MAX_TIME: Duration = Duration::from_secs(3);
 /// Lowest primary bitrate in an outage (a severe episode that began with little loss, for at
-/// most [`OUTAGE_MAX_TIME`]), at a constant bitrate: 5 kbps in variable-bitrate speech came to
-/// ~7.7 kbit/s on the wire in 120 ms frames (IPv4 + UDP headers and a ~15 % overshoot), too
-/// close to an 8 kbit/s outage link, and ~12 kbit/s in 60 ms frames.
+/// most [`OUTAGE_MAX_TIME`]) toward a peer that takes 120 ms frames, at a constant bitrate:
+/// 5 kbps in variable-bitrate speech came to ~7.7 kbit/s on the wire in 120 ms frames (IPv4 +
+/// UDP headers and a ~15 % overshoot), too close to an 8 kbit/s outage link.
 const OUTAGE_MIN_BITRATE: i32 = 4_000;
 /// Lowest primary bitrate in an outage when frames stay at 60 ms (toward 2.4.4, which takes no
 /// longer ones): three 60 ms frames a packet at 4 kbps put ~9.4 kbit/s on the wire, over an
@@ -91,8 +91,6 @@ const OUTAGE_MIN_BITRATE_60MS: i32 = 3_000;
 /// budget against the cut floor from the peer's rate (IP + UDP included), measured worse on 3G
 /// links: PESQ-WB 2.82 against 3.13 over 3g2, 3g4, 3gdelay and edge1 with 4 seeds.
 pub const PACKET_OVERHEAD_BYTES: f64 = 76.0;
-/// Audio packets per second (one 60 ms frame each).
-const PACKETS_PER_SECOND: f64 = 1000.0 / 60.0;
 /// Queueing delay (recent RTT over base RTT) that means we fill a bottleneck queue.
 const CONGESTED_QUEUE: Duration = Duration::from_millis(250);
 /// Queueing delay below which the budget may grow.
@@ -464,7 +462,9 @@ impl BitrateController {
     /// redundancy cap, the headers two frames share buy a primary of at least 10 kbps with the
     /// same protection (any one lost packet is recovered), for 60 ms more delay. Measured on
     /// 3goutage after the outage (3 % loss, a ~25 kbit/s budget): one frame a packet ran a
-    /// 6-8 kbps primary, two frames 11-16 kbps, PESQ-WB of those seconds +0.5.
+    /// 6-8 kbps primary, two frames 11-16 kbps, PESQ-WB of those seconds +0.5. Unlike
+    /// [`packing_wanted`](Self::packing_wanted) it leaves the budget's ceiling at the
+    /// one-frame setting, where it turns itself off.
     fn packing_pays_for_one_copy(&self) -> bool {
         self.multi_frame
             && self.redundancy_level == 2
@@ -701,15 +701,8 @@ impl BitrateController {
         let floor = self.floor_bitrate();
         let mut level = self.redundancy_level;
         let bitrate = loop {
-            // Primary that fits the budget next to `level` redundancy.
-            let overhead = (PACKET_OVERHEAD_BYTES + f64::from(level)) * 8.0 * PACKETS_PER_SECOND;
-            let copies = f64::from(level.saturating_sub(1));
-            let mut primary = self.budget - overhead;
-            // Copies are sized by the primary they accompany: solve iteratively.
-            for _ in 0..3 {
-                let sec = f64::from(secondary_bitrate(primary as i32));
-                primary = self.budget - overhead - copies * sec;
-            }
+            // Primary that fits the budget next to `level` redundancy, one frame a packet.
+            let primary = fit_primary(self.budget, level, 1);
             let cap = if level > 0 {
                 // Past the cap, spare budget goes back to the primary only above the max.
                 self.limits
@@ -855,8 +848,9 @@ mod tests {
         assert_eq!(secondary_bitrate(10_000), 6_000);
         assert_eq!(secondary_bitrate(16_000), 8_000);
         // The wire model prices such a copy like the primary.
+        let packets_per_second = 1000.0 / 60.0;
         let one_copy = wire_bps(7_000, 2) - wire_bps(7_000, 0);
-        assert!((one_copy - (7_000.0 + 2.0 * 8.0 * PACKETS_PER_SECOND)).abs() < 1.0);
+        assert!((one_copy - (7_000.0 + 2.0 * 8.0 * packets_per_second)).abs() < 1.0);
     }
 
     #[test]
